@@ -1,0 +1,29 @@
+# Every target installs what it needs first (scripts/bootstrap.sh is idempotent).
+SHELL := /bin/bash
+export PATH := $(HOME)/.local/bin:$(PATH)
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+PACKAGES := core flows tasks storage models deployments
+
+.PHONY: demo test lint format bench setup
+
+setup:
+	@scripts/bootstrap.sh
+
+demo: setup
+	uv run --frozen python -m deployments.demo
+
+test:
+	@scripts/bootstrap.sh --tests
+	uv run --frozen pytest
+
+lint: setup
+	uv run --frozen ruff format --check .
+	uv run --frozen ruff check .
+	uv run --frozen mypy
+
+format: setup
+	uv run --frozen ruff format .
+	uv run --frozen ruff check --fix .
+
+bench: setup
+	uv run --frozen python -m bench.run_all

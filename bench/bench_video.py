@@ -1,0 +1,160 @@
+"""Benchmark the video recipe against the naive sequence of raw tool runs.
+
+    uv run python bench/bench_video.py [--runs 2] [--preset veryfast]
+
+Both sides do the same work on a 60 s 1080p30 clip with audio (made once with
+lavfi and cached in the temp dir): probe, a 720p proxy, sprite sheets, a
+poster and a raw Chromaprint fingerprint (fpcalc; the audio recipe owns
+fingerprints, so ours runs it beside the single ffmpeg pass). Prints the wall
+time of each run, the median ratio ours/naive (goal: at most 0.85) and the
+peak RSS of the whole process tree (sampled with psutil).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tasks.video import VideoOptions, derive_video, probe_media  # noqa: E402
+from tests.fixtures.av_media import make_video  # noqa: E402
+
+CACHE = Path(tempfile.gettempdir()) / "assetflow-bench"
+SECONDS, WIDTH, HEIGHT, FPS = 60, 1920, 1080, 30
+SAMPLE_EVERY_S = 0.05
+
+
+def source_clip() -> Path:
+    """Return the cached bench clip, making it on first use."""
+    path = CACHE / f"video-{SECONDS}s-{HEIGHT}p{FPS}.mp4"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        print(f"making {path} ...", flush=True)
+        partial = path.with_suffix(".part.mp4")
+        make_video(
+            partial, seconds=SECONDS, width=WIDTH, height=HEIGHT, fps=FPS, preset="veryfast"
+        )
+        partial.rename(path)
+    return path
+
+
+def run(cmd: list[str]) -> None:
+    """Run one raw tool command; like fpcalc, judge the output, not a harmless exit code."""
+    subprocess.run(cmd, capture_output=True, check=cmd[0] != "fpcalc")
+
+
+def naive(source: Path, out: Path, preset: str) -> None:
+    """Do the work as five separate tool runs, each decoding the source again."""
+    run(["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(source)])
+    run([
+        "ffmpeg", "-y", "-i", str(source), "-vf", "scale=1280:720,setsar=1,format=yuv420p",
+        "-c:v", "libx264", "-preset", preset, "-profile:v", "high", "-bf", "0",
+        "-b:v", "3M", "-maxrate", "4M", "-bufsize", "8M",
+        "-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000",
+        "-movflags", "+faststart", str(out / "proxy.mp4"),
+    ])  # fmt: skip
+    run([
+        "ffmpeg", "-y", "-i", str(source), "-vf", "fps=2,scale=160:90,tile=10x10",
+        "-q:v", "5", "-start_number", "0", str(out / "sheet_%03d.jpg"),
+    ])  # fmt: skip
+    run([
+        "ffmpeg", "-y", "-ss", str(SECONDS / 4), "-i", str(source), "-frames:v", "1",
+        "-vf", "scale=1280:720", "-q:v", "3", str(out / "poster.jpg"),
+    ])  # fmt: skip
+    run(["fpcalc", "-raw", "-length", "0", str(source)])
+
+
+def ours(source: Path, out: Path, preset: str) -> None:
+    """Probe, then one ffmpeg pass for every video derivative while fpcalc runs beside it."""
+    probe = probe_media(source)
+    fpcalc = subprocess.Popen(
+        ["fpcalc", "-raw", "-length", "0", str(source)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        derive_video(source, out_dir=out, probe=probe, options=VideoOptions(preset=preset))
+    finally:
+        fpcalc.wait()
+
+
+def ours_without_fpcalc(source: Path, out: Path, preset: str) -> None:
+    """Probe and derive only, to show the ffmpeg pass's own cost."""
+    derive_video(
+        source, out_dir=out, probe=probe_media(source), options=VideoOptions(preset=preset)
+    )
+
+
+def tree_rss() -> int:
+    """Sum the resident memory of this process and all its descendants."""
+    me = psutil.Process()
+    total = 0
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            total += proc.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def measure(work: Callable[[Path, Path, str], None], source: Path, preset: str) -> tuple[float, int]:
+    """Run `work` in a fresh output dir; return its wall time and peak tree RSS."""
+    out = Path(tempfile.mkdtemp(prefix="bench-video-", dir=CACHE))
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(SAMPLE_EVERY_S):
+            peak = max(peak, tree_rss())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    start = time.perf_counter()
+    try:
+        work(source, out, preset)
+    finally:
+        elapsed = time.perf_counter() - start
+        done.set()
+        sampler.join()
+        shutil.rmtree(out, ignore_errors=True)
+    return elapsed, peak
+
+
+def main() -> None:
+    """Alternate the sides `--runs` times and print the medians."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--preset", default=VideoOptions().preset)
+    args = parser.parse_args()
+    source = source_clip()
+    sides = {"naive": naive, "ours": ours, "ours without fpcalc": ours_without_fpcalc}
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    peaks: dict[str, int] = dict.fromkeys(sides, 0)
+    for run_no in range(1, args.runs + 1):
+        for name, work in sides.items():
+            elapsed, peak = measure(work, source, args.preset)
+            times[name].append(elapsed)
+            peaks[name] = max(peaks[name], peak)
+            print(f"run {run_no} {name:20s} {elapsed:6.2f} s  peak RSS {peak / 2**20:6.0f} MiB")
+    print(f"\n{SECONDS} s {HEIGHT}p{FPS} clip, preset {args.preset}, {args.runs} runs (median):")
+    for name in sides:
+        median = statistics.median(times[name])
+        print(f"  {name:20s} {median:6.2f} s  peak tree RSS {peaks[name] / 2**20:6.0f} MiB")
+    ratio = statistics.median(times["ours"]) / statistics.median(times["naive"])
+    print(f"  ratio ours/naive     {ratio:6.2f}x (goal <= 0.85x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""What every layer shares: the settings and the error tree."""

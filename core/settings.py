@@ -1,0 +1,64 @@
+"""The one settings object: every knob, from ``ASSETFLOW_*`` environment variables."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+GIB = 1024**3
+
+
+class Settings(BaseSettings):
+    """Validated configuration; build it once per process or flow run and pass it down."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSETFLOW_", env_file=".env", extra="ignore")
+
+    # Object store: file:///abs/path (or file://./relative) or s3://bucket[/prefix].
+    storage_url: str = "file://./data/objects"
+    s3_endpoint: str | None = Field(default=None, description="host:port of the S3 endpoint")
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_region: str = "us-east-1"
+    s3_secure: bool = True
+
+    # Asset store: a SQLAlchemy URL (sqlite:///... or postgresql+psycopg://...).
+    database_url: str = "sqlite:///./data/assetflow.db"
+
+    # Sources.
+    max_source_bytes: int = 20 * GIB
+    # Networks that may be fetched although private (e.g. 127.0.0.1/32 in tests,
+    # or a lab NAS). Empty: only public addresses are fetched.
+    allowed_networks: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
+    # Local directories that file:// and plain path sources may read below.
+    local_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 60.0
+    max_redirects: int = 5
+
+    # Scratch space for downloads and renditions; None: the system temp dir.
+    temp_dir: Path | None = None
+
+    @field_validator("allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("local_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [Path(part.strip()) for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("local_roots")
+    @classmethod
+    def _resolve_roots(cls, value: list[Path]) -> list[Path]:
+        return [root.expanduser().resolve() for root in value]

@@ -1,0 +1,97 @@
+"""The ``assetflow`` command line."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+
+from core.settings import Settings
+from deployments.render import render_tree
+from flows.ingest import ingest_asset
+from flows.requests import AssetRequest
+from models.db import make_engine, new_session
+from models.migrate import upgrade_database
+from models.queries import list_assets, load_asset_graph
+from models.tables import JobStatus
+
+app = typer.Typer(help="Self-hosted media ingestion: fetch, store, probe, derive, record.")
+db_app = typer.Typer(help="The asset store's schema.")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the schema migrations to the configured database."""
+    upgrade_database(Settings().database_url)
+    typer.echo("database is up to date")
+
+
+@app.command()
+def ingest(
+    source: Annotated[str, typer.Argument(help="URL, video page, s3://bucket/key or local path")],
+    project: Annotated[str, typer.Option(help="Project name")] = "default",
+    identifier: Annotated[str | None, typer.Option(help="Unique within the project")] = None,
+    title: Annotated[str | None, typer.Option()] = None,
+    description: Annotated[str | None, typer.Option()] = None,
+    category: Annotated[str | None, typer.Option()] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="A tag; repeat for more")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON")] = False,
+) -> None:
+    """Ingest one source and print the resulting asset graph."""
+    settings = Settings()
+    upgrade_database(settings.database_url)
+    request = AssetRequest(
+        source=source,
+        project=project,
+        identifier=identifier,
+        title=title,
+        description=description,
+        category=category,
+        tags=tag or [],
+    )
+    outcome = ingest_asset(request)
+    if as_json:
+        typer.echo(json.dumps(asdict(outcome), default=str))
+    elif outcome.asset_id is not None:
+        show_graph(settings, outcome.asset_id)
+    elif outcome.existing_asset_id is not None:
+        show_graph(settings, outcome.existing_asset_id)
+    if outcome.status is not JobStatus.COMPLETED:
+        if not as_json:
+            typer.echo(f"error: {outcome.error}", err=True)
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def show(asset_id: Annotated[uuid.UUID, typer.Argument(help="The asset's id")]) -> None:
+    """Print an asset's graph as a tree."""
+    show_graph(Settings(), asset_id)
+
+
+@app.command("ls")
+def list_command(
+    project: Annotated[str | None, typer.Option(help="Only this project")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+) -> None:
+    """List the newest assets."""
+    engine = make_engine(Settings().database_url)
+    with new_session(engine) as session:
+        for asset, project_name in list_assets(session=session, project=project, limit=limit):
+            typer.echo(
+                f"{asset.id}  {asset.status:<10} {asset.kind:<8} {project_name}/{asset.identifier}"
+            )
+
+
+def show_graph(settings: Settings, asset_id: uuid.UUID) -> None:
+    """Print an asset's graph as a tree, or exit 1 when there is no such asset."""
+    engine = make_engine(settings.database_url)
+    with new_session(engine) as session:
+        graph = load_asset_graph(session=session, asset_id=asset_id)
+        if graph is None:
+            typer.echo(f"error: no asset {asset_id}", err=True)
+            raise typer.Exit(code=1)
+        typer.echo(render_tree(graph))

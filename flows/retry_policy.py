@@ -1,0 +1,33 @@
+"""The retry policy every Prefect task shares, driven by the error tree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
+from prefect.tasks import exponential_backoff
+
+from core.errors import is_transient
+
+# Three more tries, 2 s, 4 s, 8 s apart, each stretched by up to half again at
+# random so that many runs failing together do not retry together.
+RETRIES = 3
+RETRY_DELAYS = exponential_backoff(backoff_factor=2)
+RETRY_JITTER = 0.5
+
+
+def retry_if_transient(_task: Any, _task_run: TaskRun, state: State[Any]) -> bool:
+    """Retry a failed task run only when its error is a TransientError."""
+    outcome = state.result(raise_on_failure=False)
+    return isinstance(outcome, BaseException) and is_transient(outcome)
+
+
+def retrying() -> dict[str, Any]:
+    """Keyword arguments for ``@task`` that apply the shared retry policy."""
+    return {
+        "retries": RETRIES,
+        "retry_delay_seconds": RETRY_DELAYS,
+        "retry_jitter_factor": RETRY_JITTER,
+        "retry_condition_fn": retry_if_transient,
+    }

@@ -1,0 +1,45 @@
+"""The Prefect tasks the flows compose.
+
+Each wraps one plain function from ``tasks/`` or ``storage/`` with the shared
+retry policy; the plain functions stay testable without Prefect.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+
+from core.errors import StorageUnavailable
+from core.settings import Settings
+from flows.retry_policy import retrying
+from storage import open_store
+from storage.digest import FileDigest
+from storage.stored import StoredObject, store_content
+from tasks.fetch import FetchedSource, fetch_source
+
+
+@task(name="fetch", **retrying())
+def fetch_step(source: str, *, dest_dir: Path, settings: Settings) -> FetchedSource:
+    """Fetch the source into ``dest_dir``, hashing it on the way."""
+    return fetch_source(source, dest_dir=dest_dir, settings=settings)
+
+
+@task(name="store", **retrying())
+def store_step(
+    fetched: FetchedSource, *, content_type: str | None, settings: Settings
+) -> StoredObject:
+    """Put the fetched file into the object store under its content key."""
+    digest = FileDigest(sha256=fetched.sha256, md5=fetched.md5, size=fetched.size)
+    return store_file(fetched.path, digest=digest, content_type=content_type, settings=settings)
+
+
+def store_file(
+    path: Path, *, digest: FileDigest, content_type: str | None, settings: Settings
+) -> StoredObject:
+    """Store a local file under its content key in the configured store."""
+    try:
+        store = open_store(settings)
+    except OSError as exc:
+        raise StorageUnavailable(f"cannot open the object store: {exc}") from exc
+    return store_content(store, path, digest=digest, content_type=content_type)

@@ -1,0 +1,38 @@
+"""The engine and sessions of the asset store (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, create_engine
+
+# Seconds a SQLite writer waits for another writer's lock before failing;
+# concurrent flow runs in one process share the file.
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def make_engine(database_url: str) -> Engine:
+    """Create an engine for the URL; on SQLite, enforce foreign keys and use WAL."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    return engine
+
+
+def new_session(engine: Engine) -> Session:
+    """Open a session whose objects stay readable after commit."""
+    return Session(engine, expire_on_commit=False)

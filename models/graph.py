@@ -1,0 +1,300 @@
+"""Operations on the asset graph.
+
+Keyword-only functions; the caller owns the transaction (none of them
+commits). Every change to an asset writes its event in the same transaction,
+so the outbox never disagrees with the graph. Inserts that race with other
+flow runs (projects, assets, blobs, jobs) go through ``INSERT ... ON CONFLICT
+DO NOTHING`` so concurrent ingests leave exactly one row, on PostgreSQL and on
+SQLite alike.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+from sqlmodel import Session, SQLModel
+
+from core.errors import IdentifierConflict
+from models.tables import (
+    Asset,
+    AssetStatus,
+    Blob,
+    Event,
+    File,
+    FileSet,
+    FileStatus,
+    Fingerprint,
+    FingerprintTerm,
+    Format,
+    IngestJob,
+    JobKind,
+    JobStatus,
+    Project,
+    utcnow,
+)
+from storage.stored import StoredObject
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """A stored object about to join a file set, with what is known of it."""
+
+    name: str
+    stored: StoredObject
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+    technical: dict[str, Any] = field(default_factory=dict)
+
+
+def _insert_ignoring_conflicts(session: Session, table: type[SQLModel]) -> Insert:
+    """Build an INSERT that skips rows violating a unique constraint."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise NotImplementedError(f"unsupported database dialect: {dialect}")
+
+
+def record_event(
+    *, session: Session, asset_id: uuid.UUID | None, type: str, payload: dict[str, Any]
+) -> Event:
+    """Add an event to the outbox in the caller's transaction."""
+    event = Event(asset_id=asset_id, type=type, payload=payload)
+    session.add(event)
+    return event
+
+
+def ensure_project(*, session: Session, name: str) -> Project:
+    """Return the project with this name, creating it if it does not exist."""
+    session.execute(_insert_ignoring_conflicts(session, Project).values(id=uuid.uuid4(), name=name))
+    return session.exec(select(Project).where(Project.name == name)).scalar_one()  # type: ignore[call-overload]
+
+
+def find_asset(*, session: Session, project_id: uuid.UUID, identifier: str) -> Asset | None:
+    """Return the project's asset with this identifier, if any."""
+    statement = select(Asset).where(Asset.project_id == project_id, Asset.identifier == identifier)
+    return session.execute(statement).scalar_one_or_none()
+
+
+def create_asset(
+    *,
+    session: Session,
+    project: Project,
+    identifier: str,
+    source: str,
+    title: str | None = None,
+    description: str | None = None,
+    category: str | None = None,
+    tags: Sequence[str] = (),
+    external_id: str | None = None,
+    original_filename: str | None = None,
+    folder: str | None = None,
+) -> Asset:
+    """Create a pending asset and its asset.created event.
+
+    Raises ``IdentifierConflict`` when the identifier is already used in the
+    project, whatever the other fields say; nothing is written then.
+    """
+    asset_id = uuid.uuid4()
+    now = utcnow()
+    values = {
+        "id": asset_id,
+        "project_id": project.id,
+        "identifier": identifier,
+        "source": source,
+        "title": title,
+        "description": description,
+        "category": category,
+        "tags": list(tags),
+        "external_id": external_id,
+        "original_filename": original_filename,
+        "folder": folder,
+        "status": AssetStatus.PENDING,
+        "created_at": now,
+        "updated_at": now,
+    }
+    inserted = session.execute(
+        _insert_ignoring_conflicts(session, Asset).values(**values).returning(Asset.id)  # type: ignore[arg-type]
+    ).scalar_one_or_none()
+    if inserted is None:
+        existing = find_asset(session=session, project_id=project.id, identifier=identifier)
+        raise IdentifierConflict(
+            f"identifier {identifier!r} is already used in project {project.name!r}"
+            + (f" by asset {existing.id}" if existing else ""),
+            existing_id=existing.id if existing else None,
+        )
+    asset = session.get_one(Asset, asset_id)
+    record_event(
+        session=session,
+        asset_id=asset.id,
+        type="asset.created",
+        payload={"project": project.name, "identifier": identifier, "source": source},
+    )
+    return asset
+
+
+def update_asset(*, session: Session, asset: Asset, **changes: Any) -> Asset:
+    """Change fields of an asset and write an asset.changed event naming them."""
+    changed = {name: value for name, value in changes.items() if getattr(asset, name) != value}
+    if not changed:
+        return asset
+    for name, value in changed.items():
+        setattr(asset, name, value)
+    asset.updated_at = utcnow()
+    session.add(asset)
+    record_event(
+        session=session,
+        asset_id=asset.id,
+        type="asset.changed",
+        payload={"changed": {name: _jsonable(value) for name, value in changed.items()}},
+    )
+    return asset
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def record_blob(*, session: Session, stored: StoredObject) -> None:
+    """Record stored content once; a second record of the same sha256 is a no-op."""
+    session.execute(
+        _insert_ignoring_conflicts(session, Blob).values(
+            sha256=stored.sha256,
+            md5=stored.md5,
+            size=stored.size,
+            content_type=stored.content_type,
+            backend=stored.backend,
+            bucket=stored.bucket,
+            key=stored.key,
+            created_at=utcnow(),
+        )
+    )
+
+
+def record_format(
+    *,
+    session: Session,
+    asset: Asset,
+    name: str,
+    files: Sequence[NewFile],
+    technical: dict[str, Any] | None = None,
+    recipe_key: str | None = None,
+) -> Format:
+    """Record a format of the asset with one file set holding ``files``.
+
+    Replaces a format of the same name (a reprocess with a new recipe); the
+    blobs it pointed at stay, since other assets may share them. Every file
+    must already be stored: the rows are written CLOSED.
+    """
+    remove_format(session=session, asset=asset, name=name)
+    fmt = Format(asset_id=asset.id, name=name, technical=technical or {}, recipe_key=recipe_key)
+    session.add(fmt)
+    session.flush()
+    locations = {(new.stored.backend, new.stored.bucket) for new in files}
+    if len(locations) > 1:
+        raise ValueError(f"files of format {name} live in more than one place: {locations}")
+    backend, bucket = next(iter(locations)) if locations else ("", "")
+    file_set = FileSet(format_id=fmt.id, asset_id=asset.id, backend=backend, bucket=bucket)
+    session.add(file_set)
+    session.flush()
+    for new in files:
+        record_blob(session=session, stored=new.stored)
+        session.add(
+            File(
+                file_set_id=file_set.id,
+                asset_id=asset.id,
+                sha256=new.stored.sha256,
+                name=new.name,
+                key=new.stored.key,
+                size=new.stored.size,
+                md5=new.stored.md5,
+                content_type=new.stored.content_type,
+                width=new.width,
+                height=new.height,
+                duration_s=new.duration_s,
+                status=FileStatus.CLOSED,
+                technical=new.technical,
+            )
+        )
+    session.flush()
+    return fmt
+
+
+def remove_format(*, session: Session, asset: Asset, name: str) -> None:
+    """Delete a format of the asset with its file sets, files and what hangs off them."""
+    fmt = session.execute(
+        select(Format).where(Format.asset_id == asset.id, Format.name == name)
+    ).scalar_one_or_none()
+    if fmt is None:
+        return
+    file_set_ids = select(FileSet.id).where(FileSet.format_id == fmt.id)
+    file_ids = select(File.id).where(File.file_set_id.in_(file_set_ids))  # type: ignore[attr-defined]
+    fingerprint_ids = select(Fingerprint.id).where(Fingerprint.file_id.in_(file_ids))  # type: ignore[union-attr]
+    session.execute(
+        delete(FingerprintTerm).where(FingerprintTerm.fingerprint_id.in_(fingerprint_ids))  # type: ignore[attr-defined]
+    )
+    session.execute(delete(Fingerprint).where(Fingerprint.file_id.in_(file_ids)))  # type: ignore[union-attr]
+    session.execute(delete(File).where(File.file_set_id.in_(file_set_ids)))  # type: ignore[attr-defined]
+    session.execute(delete(FileSet).where(FileSet.format_id == fmt.id))
+    session.delete(fmt)
+    session.flush()
+
+
+def find_format(*, session: Session, asset_id: uuid.UUID, name: str) -> Format | None:
+    """Return the asset's format of this name, if recorded."""
+    statement = select(Format).where(Format.asset_id == asset_id, Format.name == name)
+    return session.execute(statement).scalar_one_or_none()
+
+
+def create_job(
+    *,
+    session: Session,
+    kind: JobKind,
+    input: dict[str, Any],
+    idempotency_key: str | None = None,
+) -> tuple[IngestJob, bool]:
+    """Create a pending job; with a known idempotency key, return that job instead.
+
+    Returns the job and whether this call created it.
+    """
+    job_id = uuid.uuid4()
+    now = utcnow()
+    inserted = session.execute(
+        _insert_ignoring_conflicts(session, IngestJob)
+        .values(
+            id=job_id,
+            kind=kind,
+            status=JobStatus.PENDING,
+            input=input,
+            idempotency_key=idempotency_key,
+            progress=0,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(IngestJob.id)  # type: ignore[arg-type]
+    ).scalar_one_or_none()
+    if inserted is not None:
+        return session.get_one(IngestJob, job_id), True
+    existing = session.execute(
+        select(IngestJob).where(IngestJob.idempotency_key == idempotency_key)
+    ).scalar_one()
+    return existing, False
+
+
+def update_job(*, session: Session, job: IngestJob, **changes: Any) -> IngestJob:
+    """Change fields of a job and stamp its update time."""
+    for name, value in changes.items():
+        setattr(job, name, value)
+    job.updated_at = utcnow()
+    session.add(job)
+    return job

@@ -1,0 +1,90 @@
+"""Read-side queries of the asset graph: what ``show`` and ``ls`` print."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from models.tables import Asset, Event, File, FileSet, Format, IngestJob, Project
+
+
+@dataclass(frozen=True)
+class FormatView:
+    """A format with its file sets and their files."""
+
+    format: Format
+    file_sets: list[tuple[FileSet, list[File]]]
+
+
+@dataclass(frozen=True)
+class AssetGraph:
+    """One asset and everything that hangs off it."""
+
+    asset: Asset
+    project: Project
+    formats: list[FormatView]
+    jobs: list[IngestJob] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+
+def load_asset_graph(*, session: Session, asset_id: uuid.UUID) -> AssetGraph | None:
+    """Load an asset with its formats, file sets, files, jobs and events."""
+    asset = session.get(Asset, asset_id)
+    if asset is None:
+        return None
+    formats = session.execute(
+        select(Format).where(Format.asset_id == asset_id).order_by(Format.name)
+    ).scalars()
+    views = []
+    for fmt in formats:
+        file_sets = session.execute(select(FileSet).where(FileSet.format_id == fmt.id)).scalars()
+        views.append(
+            FormatView(
+                format=fmt,
+                file_sets=[
+                    (
+                        file_set,
+                        list(
+                            session.execute(
+                                select(File)
+                                .where(File.file_set_id == file_set.id)
+                                .order_by(File.name)
+                            ).scalars()
+                        ),
+                    )
+                    for file_set in file_sets
+                ],
+            )
+        )
+    jobs = session.execute(
+        select(IngestJob).where(IngestJob.asset_id == asset_id).order_by(IngestJob.created_at)
+    ).scalars()
+    events = session.execute(
+        select(Event).where(Event.asset_id == asset_id).order_by(Event.created_at)
+    ).scalars()
+    return AssetGraph(
+        asset=asset,
+        project=session.get_one(Project, asset.project_id),
+        formats=views,
+        jobs=list(jobs),
+        events=list(events),
+    )
+
+
+def list_assets(
+    *, session: Session, project: str | None = None, limit: int = 50
+) -> Sequence[tuple[Asset, str]]:
+    """List the newest assets with their project names, optionally of one project."""
+    statement = (
+        select(Asset, Project.name)
+        .join(Project, Project.id == Asset.project_id)
+        .order_by(Asset.created_at.desc())  # type: ignore[attr-defined]
+        .limit(limit)
+    )
+    if project is not None:
+        statement = statement.where(Project.name == project)
+    return [(asset, name) for asset, name in session.execute(statement).all()]

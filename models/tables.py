@@ -1,0 +1,287 @@
+"""The SQLModel tables of the asset graph.
+
+Project -> Collection(s) -> Asset; an asset points at many files through
+Format (what a set of files is) -> FileSet (where it lives) -> File (one
+stored object), and every File names the Blob that holds its bytes. Enums are
+stored as plain strings so PostgreSQL and SQLite hold the same schema and a new
+value needs no type migration.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Index, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+# JSONB on PostgreSQL (indexable, compact), plain JSON text elsewhere.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC, also on SQLite (which drops zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware one")
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+def _timestamp(**kwargs: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, **kwargs)
+
+
+class AssetKind(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+    DOCUMENT = "document"
+    OTHER = "other"
+
+
+class AssetStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    READY = "ready"
+    FAILED = "failed"
+    DELETED = "deleted"
+
+
+class FileStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class JobKind(StrEnum):
+    INGEST = "ingest"
+    REPROCESS = "reprocess"
+
+
+# Names of formats that are not image sizes; sizes are SIZE_<longest edge>.
+ORIGINAL = "ORIGINAL"
+PROXY = "PROXY"
+POSTER = "POSTER"
+KEYFRAMES = "KEYFRAMES"
+AUDIO_FRAGMENT = "AUDIO_FRAGMENT"
+WAVEFORM = "WAVEFORM"
+
+
+def size_format(edge: int) -> str:
+    """Name the format of an image size by its longest edge."""
+    return f"SIZE_{edge}"
+
+
+# Table of projects: the top of the graph; identifiers are unique within one.
+class Project(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(sa_type=String(200), unique=True, index=True)
+    created_at: datetime = _timestamp()
+
+
+# Table of collections: named groups of assets inside a project.
+class Collection(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    project_id: uuid.UUID = Field(foreign_key="project.id", index=True)
+    name: str = Field(sa_type=String(200))
+    created_at: datetime = _timestamp()
+
+
+# Membership of an asset in a collection (many to many).
+class CollectionAsset(SQLModel, table=True):
+    __tablename__ = "collection_asset"
+
+    collection_id: uuid.UUID = Field(foreign_key="collection.id", primary_key=True)
+    asset_id: uuid.UUID = Field(foreign_key="asset.id", primary_key=True, index=True)
+
+
+# Fields an asset shares between its table and the interfaces that create it.
+class AssetBase(SQLModel):
+    identifier: str = Field(sa_type=String(1024))
+    external_id: str | None = Field(default=None, sa_type=String(256))
+    title: str | None = Field(default=None, sa_type=String(1024))
+    description: str | None = Field(default=None, sa_type=Text)
+    category: str | None = Field(default=None, sa_type=String(200))
+    tags: list[str] = Field(default_factory=list, sa_type=JSONType)
+    role: str | None = Field(default=None, sa_type=String(64))
+
+
+# Table of assets: one piece of media and everything known about it.
+class Asset(AssetBase, table=True):
+    __table_args__ = (UniqueConstraint("project_id", "identifier"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    project_id: uuid.UUID = Field(foreign_key="project.id", index=True)
+    kind: AssetKind = Field(default=AssetKind.OTHER, sa_type=String(16))
+    status: AssetStatus = Field(default=AssetStatus.PENDING, sa_type=String(16), index=True)
+    processed: bool = False
+    # The source as given, with credentials and signatures redacted.
+    source: str = Field(sa_type=Text)
+    original_filename: str | None = Field(default=None, sa_type=String(512))
+    folder: str | None = Field(default=None, sa_type=String(1024))
+    content_type: str | None = Field(default=None, sa_type=String(128))
+    # A BlurHash string UIs paint before the image loads (images only).
+    placeholder: str | None = Field(default=None, sa_type=String(128))
+    error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+# A relation between two assets, e.g. a likely near-duplicate image.
+class AssetLink(SQLModel, table=True):
+    __tablename__ = "asset_link"
+    __table_args__ = (UniqueConstraint("asset_id", "other_id", "relation"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    asset_id: uuid.UUID = Field(foreign_key="asset.id", index=True)
+    other_id: uuid.UUID = Field(foreign_key="asset.id", index=True)
+    relation: str = Field(sa_type=String(32))
+    distance: int | None = None
+    created_at: datetime = _timestamp()
+
+
+# Table of formats: what one set of an asset's files is, with its technical metadata.
+class Format(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("asset_id", "name"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    asset_id: uuid.UUID = Field(foreign_key="asset.id", index=True)
+    name: str = Field(sa_type=String(64))
+    # codec, width, height, frame rate, duration, bit rate, streams ...
+    technical: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    # Digest of the recipe step and source content that made it: unchanged
+    # recipe + unchanged source = nothing to recompute on a re-run.
+    recipe_key: str | None = Field(default=None, sa_type=String(64))
+    created_at: datetime = _timestamp()
+
+
+# Table of file sets: where a format's files live (backend, bucket).
+class FileSet(SQLModel, table=True):
+    __tablename__ = "file_set"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    format_id: uuid.UUID = Field(foreign_key="format.id", index=True)
+    asset_id: uuid.UUID = Field(foreign_key="asset.id", index=True)
+    backend: str = Field(sa_type=String(16))
+    bucket: str = Field(sa_type=String(1024))
+    created_at: datetime = _timestamp()
+
+
+# Table of blobs: one row per stored content; the same bytes are stored once.
+class Blob(SQLModel, table=True):
+    sha256: str = Field(sa_type=String(64), primary_key=True)
+    md5: str = Field(sa_type=String(32))
+    size: int = Field(sa_type=BigInteger)
+    content_type: str | None = Field(default=None, sa_type=String(128))
+    backend: str = Field(sa_type=String(16))
+    bucket: str = Field(sa_type=String(1024))
+    key: str = Field(sa_type=String(256))
+    created_at: datetime = _timestamp()
+
+
+# Table of files: one stored object as a member of a file set.
+class File(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    file_set_id: uuid.UUID = Field(foreign_key="file_set.id", index=True)
+    asset_id: uuid.UUID = Field(foreign_key="asset.id", index=True)
+    sha256: str = Field(foreign_key="blob.sha256", sa_type=String(64), index=True)
+    # The component's name inside its set (e.g. "sheet-000.jpg", "fragment-0003.opus").
+    name: str = Field(sa_type=String(512))
+    key: str = Field(sa_type=String(256))
+    size: int = Field(sa_type=BigInteger)
+    md5: str = Field(sa_type=String(32))
+    content_type: str | None = Field(default=None, sa_type=String(128))
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+    status: FileStatus = Field(default=FileStatus.OPEN, sa_type=String(8))
+    technical: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    created_at: datetime = _timestamp()
+
+
+# Perceptual hashes of an image, as signed 64-bit integers for Hamming search.
+class ImageHash(SQLModel, table=True):
+    __tablename__ = "image_hash"
+
+    asset_id: uuid.UUID = Field(foreign_key="asset.id", primary_key=True)
+    phash: int = Field(sa_type=BigInteger, index=True)
+    dhash: int = Field(sa_type=BigInteger)
+    created_at: datetime = _timestamp()
+
+
+# A Chromaprint fingerprint of a whole audio track or of one fragment of it.
+class Fingerprint(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    asset_id: uuid.UUID = Field(foreign_key="asset.id", index=True)
+    # The fragment's file; None for the whole-track fingerprint.
+    file_id: uuid.UUID | None = Field(default=None, foreign_key="file.id")
+    offset_s: float = 0.0
+    duration_s: float
+    compressed: str = Field(sa_type=Text)
+    raw: list[int] = Field(default_factory=list, sa_type=JSONType)
+    created_at: datetime = _timestamp()
+
+
+# The inverted index of fingerprint items that clip matching looks terms up in.
+class FingerprintTerm(SQLModel, table=True):
+    __tablename__ = "fingerprint_term"
+    __table_args__ = (Index("ix_fingerprint_term_term", "term"),)
+
+    fingerprint_id: uuid.UUID = Field(foreign_key="fingerprint.id", primary_key=True)
+    position: int = Field(primary_key=True)
+    term: int = Field(sa_type=BigInteger)
+
+
+# Table of ingest jobs: the unit a user submits and polls.
+class IngestJob(SQLModel, table=True):
+    __tablename__ = "ingest_job"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    kind: JobKind = Field(default=JobKind.INGEST, sa_type=String(16))
+    status: JobStatus = Field(default=JobStatus.PENDING, sa_type=String(16), index=True)
+    # What the user asked for, with the source redacted.
+    input: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    asset_id: uuid.UUID | None = Field(default=None, foreign_key="asset.id", index=True)
+    idempotency_key: str | None = Field(default=None, sa_type=String(200), unique=True)
+    flow_run_id: uuid.UUID | None = None
+    progress: int = 0
+    error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+# The outbox: asset events written in the same transaction as the change.
+class Event(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    asset_id: uuid.UUID | None = Field(default=None, foreign_key="asset.id", index=True)
+    type: str = Field(sa_type=String(64))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    created_at: datetime = _timestamp()
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

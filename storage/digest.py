@@ -1,0 +1,31 @@
+"""Digests of local files, computed in one streaming pass."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+CHUNK_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    """The identity of some bytes: their sha256, md5 and length."""
+
+    sha256: str
+    md5: str
+    size: int
+
+
+def digest_file(path: Path) -> FileDigest:
+    """Hash a file with sha256 and md5 in one pass, never holding it whole in memory."""
+    sha256 = hashlib.sha256()
+    md5 = hashlib.md5()  # noqa: S324 - an S3-style checksum, not a security hash
+    size = 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(CHUNK_BYTES):
+            sha256.update(chunk)
+            md5.update(chunk)
+            size += len(chunk)
+    return FileDigest(sha256=sha256.hexdigest(), md5=md5.hexdigest(), size=size)

@@ -1,0 +1,241 @@
+"""The S3 backend (MinIO, SeaweedFS, AWS ...) through the minio SDK.
+
+Every minio and urllib3 failure leaves this module as one of assetflow's own
+errors: unreachable endpoint, timeouts, 5xx and SlowDown become
+``StorageUnavailable`` (worth retrying); a missing object ``SourceNotFound``;
+refused credentials ``ForbiddenSource``; anything else ``PermanentError``.
+Messages name the endpoint and bucket, never the secret key.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+import urllib3
+from minio import Minio
+from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
+
+from core.errors import (
+    ForbiddenSource,
+    PermanentError,
+    SourceNotFound,
+    StorageUnavailable,
+)
+from storage.base import ObjectInfo, ObjectStore, PutResult
+from storage.filesystem import COPY_BUFFER_BYTES, write_atomically
+
+# minio-py holds part size x parallel parts in memory during a multipart upload
+# (plus the part being read), and hashes each body again over plain HTTP: 16 MiB
+# x 2 in flight bounds an upload of any size to about 50 MiB (bench_storage.py).
+PART_SIZE = 16 * 1024 * 1024
+PARALLEL_UPLOADS = 2
+
+CONNECT_TIMEOUT_S = 10.0
+# Per socket read, not per request: a multipart part or a slow stream may take longer in all.
+READ_TIMEOUT_S = 120.0
+# A few quick retries inside one call; longer outages are the caller's (Prefect's) to retry.
+HTTP_RETRIES = 3
+RETRY_BACKOFF_S = 0.2
+
+_TRANSIENT_CODES = frozenset(
+    {"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "OperationAborted"}
+)
+_FORBIDDEN_CODES = frozenset(
+    {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"}
+)
+_MISSING_CODES = frozenset({"NoSuchKey", "NoSuchObject"})
+
+
+class S3Store(ObjectStore):
+    """Objects in one S3 bucket, optionally below a key prefix."""
+
+    backend = "s3"
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        access_key: str,
+        secret_key: str,
+        bucket: str,
+        region: str,
+        secure: bool,
+        prefix: str = "",
+    ) -> None:
+        self.bucket = bucket
+        self.endpoint = endpoint
+        self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+        self._where = f"{'https' if secure else 'http'}://{endpoint}/{bucket}"
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT_S, read=READ_TIMEOUT_S),
+            # One connection per parallel part and a few readers at once.
+            maxsize=10,
+            retries=urllib3.Retry(
+                total=HTTP_RETRIES,
+                backoff_factor=RETRY_BACKOFF_S,
+                status_forcelist=[500, 502, 503, 504],
+            ),
+        )
+        self._client = Minio(
+            endpoint,
+            access_key=access_key,
+            secret_key=secret_key,
+            region=region,
+            secure=secure,
+            http_client=http,
+        )
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket unless it exists."""
+        with self._errors("creating the bucket"):
+            if self._client.bucket_exists(self.bucket):
+                return
+            try:
+                self._client.make_bucket(self.bucket)
+            except S3Error as exc:
+                # Another process created it between our check and our call.
+                if exc.code not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                    raise
+
+    def put_file(self, key: str, path: Path, *, content_type: str | None = None) -> PutResult:
+        """Upload ``path`` under ``key`` unless it exists; multipart in bounded parts when large."""
+        existing = self.stat(key)
+        if existing is not None:
+            return PutResult(self.backend, self.bucket, key, existing.size, uploaded=False)
+        size = path.stat().st_size
+        with self._errors("uploading", key):
+            # S3 makes an object visible only once its PUT or multipart upload
+            # completes; minio aborts the multipart upload when a part fails.
+            self._client.fput_object(
+                self.bucket,
+                self._full(key),
+                str(path),
+                content_type=content_type or "application/octet-stream",
+                part_size=PART_SIZE,
+                num_parallel_uploads=PARALLEL_UPLOADS,
+            )
+        return PutResult(self.backend, self.bucket, key, size, uploaded=True)
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        """Describe the object under ``key``, or None when there is none."""
+        with self._errors("reading the metadata of", key):
+            try:
+                info = self._client.stat_object(self.bucket, self._full(key))
+            except S3Error as exc:
+                if exc.code in _MISSING_CODES:
+                    return None
+                raise
+        return ObjectInfo(key=key, size=info.size or 0, content_type=info.content_type)
+
+    def open(self, key: str) -> BinaryIO:
+        """Open the object for streaming reads; closing the reader releases the connection."""
+        with self._errors("opening", key):
+            response = self._client.get_object(self.bucket, self._full(key))
+        return io.BufferedReader(_ObjectReader(self, key, response), COPY_BUFFER_BYTES)
+
+    def download(self, key: str, path: Path) -> None:
+        """Stream the object into ``path``, replacing ``path`` only once complete."""
+        with self.open(key) as source:
+            write_atomically(source, path, durable=False)
+
+    def locate(self, key: str, *, expires_s: int = 3600) -> str:
+        """Return a presigned GET URL for the object, valid for ``expires_s`` seconds."""
+        with self._errors("presigning", key):
+            return self._client.presigned_get_object(
+                self.bucket, self._full(key), expires=timedelta(seconds=expires_s)
+            )
+
+    def delete(self, key: str) -> None:
+        """Remove the object; S3 itself treats a missing key as removed."""
+        with self._errors("deleting", key):
+            self._client.remove_object(self.bucket, self._full(key))
+
+    def iter_keys(self, prefix: str = "") -> Iterator[str]:
+        """Yield the keys starting with ``prefix``, a listing page at a time, in the server's order.
+
+        AWS and MinIO list in key order; SeaweedFS lists directory by directory
+        (``a/b/x`` before ``a/b-c``), which is the same order for content keys.
+        """
+        with self._errors(f"listing keys starting with {prefix!r}"):
+            for item in self._client.list_objects(
+                self.bucket, prefix=self._full(prefix), recursive=True
+            ):
+                if item.object_name is not None:
+                    yield item.object_name[len(self.prefix) :]
+
+    def _full(self, key: str) -> str:
+        return self.prefix + key
+
+    @contextmanager
+    def _errors(self, action: str, key: str | None = None) -> Iterator[None]:
+        """Translate minio and urllib3 failures inside the block into assetflow errors."""
+        doing = f"{action} {key!r}" if key is not None else action
+        try:
+            yield
+        except S3Error as exc:
+            raise self._translate(exc, doing, key) from exc
+        except ServerError as exc:
+            error = StorageUnavailable if exc.status_code >= 500 else PermanentError
+            raise error(f"S3 at {self._where} failed while {doing}: {exc}") from exc
+        except InvalidResponseError as exc:
+            # A non-S3 answer: typically an HTML error page from a proxy or load balancer.
+            raise StorageUnavailable(
+                f"S3 at {self._where} gave a non-S3 answer while {doing}: {exc}"
+            ) from exc
+        except urllib3.exceptions.HTTPError as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise StorageUnavailable(
+                f"S3 at {self._where} could not be reached while {doing}: {reason}"
+            ) from exc
+        except MinioException as exc:
+            raise PermanentError(f"S3 at {self._where} failed while {doing}: {exc}") from exc
+
+    def _translate(self, exc: S3Error, doing: str, key: str | None) -> Exception:
+        """Return the assetflow error for an S3 error response."""
+        detail = f"{exc.code}: {exc.message}"
+        status = exc.response.status if exc.response is not None else 0
+        if exc.code in _TRANSIENT_CODES or status >= 500 or status == 429:
+            return StorageUnavailable(
+                f"S3 at {self._where} is unavailable while {doing} ({detail})"
+            )
+        if exc.code in _MISSING_CODES:
+            return SourceNotFound(f"no object {key!r} in {self._where} ({detail})")
+        if exc.code == "NoSuchBucket":
+            return PermanentError(
+                f"S3 bucket {self.bucket!r} does not exist at {self._where} (while {doing}): "
+                "create it or fix ASSETFLOW_STORAGE_URL"
+            )
+        if exc.code in _FORBIDDEN_CODES or status in (401, 403):
+            return ForbiddenSource(
+                f"S3 at {self._where} refused access while {doing} ({detail}): check "
+                "ASSETFLOW_S3_ACCESS_KEY, ASSETFLOW_S3_SECRET_KEY and the bucket policy"
+            )
+        return PermanentError(f"S3 at {self._where} failed while {doing} ({detail})")
+
+
+class _ObjectReader(io.RawIOBase):
+    """The body of a GET as a raw stream whose errors are assetflow errors."""
+
+    def __init__(self, store: S3Store, key: str, response: urllib3.BaseHTTPResponse) -> None:
+        super().__init__()
+        self._store = store
+        self._key = key
+        self._response = response
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        with self._store._errors("reading", self._key):
+            return self._response.readinto(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._response.close()
+            self._response.release_conn()
+        super().close()

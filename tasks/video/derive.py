@@ -1,0 +1,125 @@
+"""The video recipe: proxy, poster and keyframe map from one decode of the source."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import CorruptMedia, UnsupportedMedia
+from tasks.video.commands import PROXY_NAME, derive_command, proxy_size
+from tasks.video.keyframes import KeyframeMap, KeyframePlan, plan_keyframes, render_vtt
+from tasks.video.poster import choose_poster
+from tasks.video.probe import MediaProbe
+from tasks.video.profiles import VideoOptions
+from tasks.video.renditions import Rendition, describe_file
+from tasks.video.transcode import ProgressCallback, run_ffmpeg
+
+POSTER_NAME = "poster.jpg"
+VTT_NAME = "keyframes.vtt"
+
+
+@dataclass(frozen=True)
+class VideoDerivatives:
+    """Everything the video recipe made, as files in the output directory."""
+
+    proxy: Rendition
+    poster: Rendition
+    keyframes: KeyframeMap
+
+
+def derive_video(
+    source: Path,
+    *,
+    out_dir: Path,
+    probe: MediaProbe,
+    options: VideoOptions | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> VideoDerivatives:
+    """Decode `source` once into proxy.mp4, poster.jpg, sheet_NNN.jpg and keyframes.vtt.
+
+    The files land in `out_dir` under those fixed names (give each asset its
+    own directory); the VTT names the sheets relatively, so `render_vtt` can
+    write another with the stored URLs. On failure nothing is left in
+    `out_dir`: ffmpeg writes into a scratch directory inside it, removed at the end.
+    """
+    options = options or VideoOptions()
+    if probe.video is None or not probe.display_width or not probe.display_height:
+        raise UnsupportedMedia(f"{source.name} has no video stream: nothing to make a proxy of")
+    plan = plan_keyframes(
+        probe.duration_s,
+        probe.display_width,
+        probe.display_height,
+        frame_width=options.sprite_width,
+        columns=options.sprite_columns,
+        rows=options.sprite_rows,
+        max_frames=options.max_sprite_frames,
+        min_interval_s=options.min_sprite_interval_s,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = Path(tempfile.mkdtemp(prefix=".video-", dir=out_dir))
+    try:
+        command = derive_command(
+            source, probe=probe, options=options, plan=plan, work_dir=work_dir
+        )
+        run_ffmpeg(
+            command,
+            duration_s=probe.duration_s,
+            time_limit_s=options.time_limit(probe.duration_s),
+            subject=source.name,
+            on_progress=on_progress,
+        )
+        return _collect(work_dir, out_dir, probe=probe, options=options, plan=plan, name=source.name)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _collect(
+    work_dir: Path,
+    out_dir: Path,
+    *,
+    probe: MediaProbe,
+    options: VideoOptions,
+    plan: KeyframePlan,
+    name: str,
+) -> VideoDerivatives:
+    """Check what ffmpeg wrote, keep the chosen poster and move the outputs to out_dir."""
+    candidates = sorted(work_dir.glob("poster_*.jpg"))
+    sheets = sorted(work_dir.glob("sheet_*.jpg"))
+    if not candidates:
+        raise CorruptMedia(f"ffmpeg decoded no video frame from {name}")
+    if len(sheets) != plan.sheet_count:
+        raise CorruptMedia(
+            f"ffmpeg wrote {len(sheets)} sprite sheets of {name}, expected {plan.sheet_count}"
+        )
+    width, height = proxy_size(probe, options.profile)
+    proxy = _move(work_dir / PROXY_NAME, out_dir)
+    poster = _move(choose_poster(candidates), out_dir, POSTER_NAME)
+    sheet_paths = [_move(sheet, out_dir) for sheet in sheets]
+    vtt = out_dir / VTT_NAME
+    vtt.write_text(render_vtt(plan, [p.name for p in sheet_paths]), encoding="utf-8")
+    sheet_w, sheet_h = plan.sheet_size
+    return VideoDerivatives(
+        proxy=describe_file(
+            proxy, content_type="video/mp4", width=width, height=height,
+            duration_s=probe.duration_s,
+        ),
+        poster=describe_file(poster, content_type="image/jpeg", width=width, height=height),
+        keyframes=KeyframeMap(
+            plan=plan,
+            sheets=tuple(
+                describe_file(p, content_type="image/jpeg", width=sheet_w, height=sheet_h)
+                for p in sheet_paths
+            ),
+            vtt=vtt,
+        ),
+    )  # fmt: skip
+
+
+def _move(path: Path, out_dir: Path, name: str | None = None) -> Path:
+    """Move a finished file into out_dir (atomically: same filesystem), replacing any old one."""
+    target = out_dir / (name or path.name)
+    os.replace(path, target)
+    return target

@@ -1,0 +1,65 @@
+"""The video recipe's settings: proxy profiles and the knobs of one derivation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ProxyName = Literal["720p", "1080p"]
+
+
+@dataclass(frozen=True)
+class ProxyProfile:
+    """An H.264/AAC MP4 web proxy: the box it fits in and its rate control."""
+
+    name: ProxyName
+    long_edge: int  # the box is long_edge x short_edge, turned to the source's orientation
+    short_edge: int
+    video_bitrate: str  # -b:v
+    maxrate: str
+    bufsize: str
+    h264_profile: str = "high"
+    audio_bitrate: str = "128k"
+    audio_rate: int = 48000
+    audio_channels: int = 2
+
+
+# iconik's default proxy: 720p, 3 Mb/s target, 4 Mb/s peak; a buffer of twice the
+# peak lets the encoder spend bits on hard scenes without breaking the cap.
+PROXY_PROFILES: dict[ProxyName, ProxyProfile] = {
+    "720p": ProxyProfile("720p", 1280, 720, video_bitrate="3M", maxrate="4M", bufsize="8M"),
+    "1080p": ProxyProfile("1080p", 1920, 1080, video_bitrate="5M", maxrate="6M", bufsize="12M"),
+}
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """How to derive a video's proxy, poster and keyframe map."""
+
+    proxy: ProxyName = "720p"
+    # veryfast: measured on the bench clip as the best time/quality trade on 2 cores
+    # (see the report in bench/bench_video.py).
+    preset: str = "veryfast"
+    sprite_width: int = 160
+    sprite_columns: int = 10
+    sprite_rows: int = 10
+    max_sprite_frames: int = 160
+    min_sprite_interval_s: float = 0.5
+    # Fractions of the duration where poster candidates are taken.
+    poster_positions: tuple[float, ...] = field(default=(0.1, 0.25, 0.5, 0.75, 0.9))
+    # The ffmpeg run may take max(min_time_limit_s, time_limit_factor x duration),
+    # unless time_limit_s sets the limit outright.
+    time_limit_factor: float = 4.0
+    min_time_limit_s: float = 60.0
+    time_limit_s: float | None = None
+
+    @property
+    def profile(self) -> ProxyProfile:
+        """Return the chosen proxy profile."""
+        return PROXY_PROFILES[self.proxy]
+
+    def time_limit(self, duration_s: float) -> float:
+        """Return the seconds the ffmpeg run may take for a source of this duration."""
+        if self.time_limit_s is not None:
+            return self.time_limit_s
+        return max(self.min_time_limit_s, self.time_limit_factor * duration_s)

@@ -1,0 +1,182 @@
+"""The ingest flow end to end: a real HTTP source, the S3 server, each database."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlmodel import Session
+
+from core.settings import Settings
+from flows.ingest import ingest_asset
+from flows.requests import AssetRequest
+from models.db import make_engine, new_session
+from models.tables import (
+    ORIGINAL,
+    Asset,
+    AssetKind,
+    AssetStatus,
+    Blob,
+    Event,
+    File,
+    FileSet,
+    FileStatus,
+    Format,
+    IngestJob,
+    JobStatus,
+)
+from storage.keys import content_key
+from tests.fixtures.http_server import LocalHTTPServer, ServeFile, Status
+from tests.fixtures.seaweed import S3Server
+
+
+def _document(directory: Path, name: str, body: bytes) -> Path:
+    path = directory / name
+    path.write_bytes(body)
+    return path
+
+
+def _count(session: Session, table: type, *where: object) -> int:
+    statement = select(func.count()).select_from(table)
+    for condition in where:
+        statement = statement.where(condition)  # type: ignore[arg-type]
+    return int(session.execute(statement).scalar_one())
+
+
+@pytest.fixture
+def session(pipeline_settings: Settings) -> Iterator[Session]:
+    engine = make_engine(pipeline_settings.database_url)
+    with new_session(engine) as session:
+        yield session
+    engine.dispose()
+
+
+def test_a_url_is_stored_by_content_and_recorded_as_a_complete_graph(
+    pipeline_settings: Settings,
+    session: Session,
+    http_server: LocalHTTPServer,
+    s3_server: S3Server,
+    s3_bucket: str,
+    tmp_path: Path,
+) -> None:
+    body = b"%PDF-1.4\n" + bytes(range(256)) * 400
+    path = _document(tmp_path, "report.pdf", body)
+    url = http_server.route(f"/{uuid.uuid4().hex}/report.pdf", ServeFile(path, "application/pdf"))
+
+    outcome = ingest_asset(AssetRequest(source=url, project="press", title="Report", tags=["q3"]))
+
+    assert outcome.status == JobStatus.COMPLETED, outcome.error
+    sha256 = hashlib.sha256(body).hexdigest()
+    stored = s3_server.client().get_object(s3_bucket, content_key(sha256))
+    assert hashlib.sha256(stored.read()).hexdigest() == sha256
+
+    asset = session.get_one(Asset, outcome.asset_id)
+    assert (asset.status, asset.processed, asset.kind) == (AssetStatus.READY, True, AssetKind.DOCUMENT)
+    assert (asset.content_type, asset.original_filename) == ("application/pdf", "report.pdf")
+    assert (asset.title, asset.tags, asset.identifier) == ("Report", ["q3"], url)
+    fmt = session.execute(select(Format).where(Format.asset_id == asset.id)).scalar_one()
+    assert fmt.name == ORIGINAL
+    file_set = session.execute(select(FileSet).where(FileSet.format_id == fmt.id)).scalar_one()
+    assert (file_set.backend, file_set.bucket) == ("s3", s3_bucket)
+    file = session.execute(select(File).where(File.file_set_id == file_set.id)).scalar_one()
+    assert (file.sha256, file.md5, file.size) == (
+        sha256,
+        hashlib.md5(body).hexdigest(),
+        len(body),
+    )
+    assert (file.key, file.status) == (content_key(sha256), FileStatus.CLOSED)
+    assert session.get_one(Blob, sha256).key == content_key(sha256)
+    job = session.get_one(IngestJob, outcome.job_id)
+    assert (job.status, job.progress, job.asset_id) == (JobStatus.COMPLETED, 100, asset.id)
+    assert job.flow_run_id is not None
+    events = session.execute(select(Event.type).where(Event.asset_id == asset.id)).scalars()
+    assert list(events)[0] == "asset.created"
+
+
+def test_the_same_bytes_twice_are_one_blob_uploaded_once(
+    pipeline_settings: Settings,
+    session: Session,
+    http_server: LocalHTTPServer,
+    s3_server: S3Server,
+    s3_bucket: str,
+    tmp_path: Path,
+) -> None:
+    path = _document(tmp_path, "notes.txt", b"the same words, twice\n" * 100)
+    first = http_server.route(f"/{uuid.uuid4().hex}/a.txt", ServeFile(path))
+    second = http_server.route(f"/{uuid.uuid4().hex}/b.txt", ServeFile(path))
+
+    outcomes = [ingest_asset(AssetRequest(source=url)) for url in (first, second)]
+
+    assert [o.status for o in outcomes] == [JobStatus.COMPLETED] * 2
+    assert _count(session, Asset) == 2
+    assert _count(session, Blob) == 1
+    assert len(list(s3_server.client().list_objects(s3_bucket, recursive=True))) == 1
+
+
+def test_an_identifier_used_twice_is_a_conflict_that_writes_nothing(
+    pipeline_settings: Settings, session: Session, http_server: LocalHTTPServer, tmp_path: Path
+) -> None:
+    url = http_server.route(
+        f"/{uuid.uuid4().hex}/x.txt", ServeFile(_document(tmp_path, "x.txt", b"x" * 10))
+    )
+    first = ingest_asset(AssetRequest(source=url, identifier="episode-1"))
+    rows_before = [_count(session, table) for table in (Asset, IngestJob, Event, File)]
+
+    again = ingest_asset(AssetRequest(source=url, identifier="episode-1", title="other"))
+
+    assert again.status == JobStatus.FAILED
+    assert again.error == (
+        f"identifier 'episode-1' is already used in project 'default' by asset {first.asset_id}"
+    )
+    assert again.existing_asset_id == first.asset_id
+    assert [_count(session, table) for table in (Asset, IngestJob, Event, File)] == rows_before
+
+
+def test_a_missing_source_fails_the_job_and_asset_and_records_no_file(
+    pipeline_settings: Settings, session: Session, http_server: LocalHTTPServer
+) -> None:
+    url = http_server.route(f"/{uuid.uuid4().hex}/gone.jpg", Status(404))
+
+    outcome = ingest_asset(AssetRequest(source=url))
+
+    assert outcome.status == JobStatus.FAILED
+    asset = session.get_one(Asset, outcome.asset_id)
+    job = session.get_one(IngestJob, outcome.job_id)
+    assert asset.status == AssetStatus.FAILED
+    assert asset.error == job.error == outcome.error
+    assert outcome.error is not None and "404" in outcome.error
+    assert job.status == JobStatus.FAILED
+    assert _count(session, Format) == 0
+    assert _count(session, File) == 0
+
+
+def test_credentials_in_the_source_never_reach_the_database(
+    pipeline_settings: Settings, session: Session, http_server: LocalHTTPServer, tmp_path: Path
+) -> None:
+    path = _document(tmp_path, "signed.txt", b"signed content\n")
+    url = http_server.route(f"/{uuid.uuid4().hex}/signed.txt", ServeFile(path))
+    secret_url = url.replace("http://", "http://editor:hunter2@") + (
+        "?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=deadbeefcafe&X-Amz-Expires=300"
+    )
+
+    outcome = ingest_asset(AssetRequest(source=secret_url))
+
+    assert outcome.status == JobStatus.COMPLETED, outcome.error
+    asset = session.get_one(Asset, outcome.asset_id)
+    assert "hunter2" not in asset.source and "deadbeefcafe" not in asset.source
+    assert "X-Amz-Expires=300" in asset.source
+    dump = _dump_text_columns(session)
+    for secret in ("hunter2", "deadbeefcafe", "AKIAEXAMPLE"):
+        assert secret not in dump
+
+
+def _dump_text_columns(session: Session) -> str:
+    """Concatenate every row of the tables a source could be copied into."""
+    rows = []
+    for table in ("asset", "ingest_job", "event"):
+        rows += [str(row) for row in session.execute(text(f"SELECT * FROM {table}")).all()]
+    return "\n".join(rows)
