@@ -27,8 +27,8 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tasks.video import VideoOptions, derive_video, probe_media  # noqa: E402
-from tests.fixtures.av_media import make_video  # noqa: E402
+from tasks.video import VideoOptions, derive_video, probe_media
+from tests.fixtures.av_media import make_video
 
 CACHE = Path(tempfile.gettempdir()) / "assetflow-bench"
 SECONDS, WIDTH, HEIGHT, FPS = 60, 1920, 1080, 30
@@ -42,9 +42,7 @@ def source_clip() -> Path:
         CACHE.mkdir(parents=True, exist_ok=True)
         print(f"making {path} ...", flush=True)
         partial = path.with_suffix(".part.mp4")
-        make_video(
-            partial, seconds=SECONDS, width=WIDTH, height=HEIGHT, fps=FPS, preset="veryfast"
-        )
+        make_video(partial, seconds=SECONDS, width=WIDTH, height=HEIGHT, fps=FPS, preset="veryfast")
         partial.rename(path)
     return path
 
@@ -108,7 +106,9 @@ def tree_rss() -> int:
     return total
 
 
-def measure(work: Callable[[Path, Path, str], None], source: Path, preset: str) -> tuple[float, int]:
+def measure(
+    work: Callable[[Path, Path, str], None], source: Path, preset: str
+) -> tuple[float, int]:
     """Run `work` in a fresh output dir; return its wall time and peak tree RSS."""
     out = Path(tempfile.mkdtemp(prefix="bench-video-", dir=CACHE))
     peak = 0

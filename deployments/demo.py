@@ -84,11 +84,11 @@ def main() -> None:
     os.environ.setdefault("ASSETFLOW_ALLOWED_NETWORKS", "127.0.0.1/32")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-    from core.settings import Settings  # noqa: PLC0415 - after the environment is set
-    from deployments.cli import show_graph  # noqa: PLC0415
-    from flows.ingest import ingest_asset  # noqa: PLC0415
-    from flows.requests import AssetRequest  # noqa: PLC0415
-    from models.migrate import upgrade_database  # noqa: PLC0415
+    from core.settings import Settings
+    from deployments.cli import show_graph
+    from flows.ingest import ingest_asset
+    from flows.requests import AssetRequest
+    from models.migrate import upgrade_database
 
     settings = Settings()
     upgrade_database(settings.database_url)
@@ -109,11 +109,11 @@ def main() -> None:
                     tags=["demo"],
                 )
             )
-            print(f"\n== {name}: {outcome.status} {outcome.error or ''}")  # noqa: T201
+            print(f"\n== {name}: {outcome.status} {outcome.error or ''}")
             shown = outcome.asset_id or outcome.existing_asset_id
             if shown is not None:
                 show_graph(settings, shown)
-    print(f"\nObjects under {settings.storage_url}, graph in {settings.database_url}")  # noqa: T201
+    print(f"\nObjects under {settings.storage_url}, graph in {settings.database_url}")
 
 
 if __name__ == "__main__":

@@ -1,192 +1,28 @@
-"""The ingest flow: fetch, store, classify, record the original, derive, finish."""
+"""The ``ingest-asset`` flow: one source into the asset graph."""
 
 from __future__ import annotations
 
-import tempfile
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
 
-from prefect import flow, get_run_logger
-from prefect.runtime import flow_run
-from sqlalchemy import Engine
+from prefect import flow
 
-from core.errors import IdentifierConflict, IngestError
-from core.redact import redact_source
 from core.settings import Settings
-from flows.recipes import DeriveContext, run_recipe
+from flows.pipeline import IngestOutcome, ingest_one
+from flows.recipes import RecipeOptions
 from flows.requests import AssetRequest
-from flows.steps import fetch_step, store_step
-from models import graph
-from models.db import make_engine, new_session
-from models.tables import ORIGINAL, Asset, AssetStatus, IngestJob, JobKind, JobStatus
-from storage.stored import StoredObject
-from tasks.fetch import FetchedSource
-from tasks.sniff import Sniffed, sniff_file
-
-
-@dataclass(frozen=True)
-class IngestOutcome:
-    """How one ingest ended: the ids to look up and, when it failed, why."""
-
-    job_id: uuid.UUID | None
-    asset_id: uuid.UUID | None
-    status: JobStatus
-    error: str | None = None
-    # On an identifier conflict: the asset that already holds the identifier.
-    existing_asset_id: uuid.UUID | None = None
+from models.db import make_engine
 
 
 @flow(name="ingest-asset")
-def ingest_asset(request: AssetRequest, job_id: uuid.UUID | None = None) -> IngestOutcome:
-    """Ingest one source into the asset graph and report how it ended.
-
-    A failure the user can act on (a 404, a corrupt file, an identifier
-    conflict) ends the job and the asset failed with its message and is
-    returned, not raised, so a batch goes on; anything unexpected is recorded
-    the same way and re-raised so the flow run fails loudly.
-    """
+def ingest_asset(
+    request: AssetRequest,
+    job_id: uuid.UUID | None = None,
+    recipe: RecipeOptions | None = None,
+) -> IngestOutcome:
+    """Fetch, store, probe and derive one source, and record it in the asset graph."""
     settings = Settings()
     engine = make_engine(settings.database_url)
     try:
-        return _run(engine, settings, request, job_id=job_id)
+        return ingest_one(request, job_id=job_id, settings=settings, engine=engine, recipe=recipe)
     finally:
         engine.dispose()
-
-
-def _run(
-    engine: Engine, settings: Settings, request: AssetRequest, *, job_id: uuid.UUID | None
-) -> IngestOutcome:
-    logger = get_run_logger()
-    try:
-        job, asset = _open_ingest(engine, request, job_id=job_id)
-    except IdentifierConflict as exc:
-        # Nothing new is written but the submitted job's outcome.
-        logger.warning("not ingesting %s: %s", redact_source(request.source), exc)
-        if job_id is not None:
-            _fail_job(engine, job_id, str(exc))
-        return IngestOutcome(job_id, None, JobStatus.FAILED, str(exc), exc.existing_id)
-    try:
-        _ingest(engine, settings, asset, source=request.source)
-    except IngestError as exc:
-        logger.error("ingest of %s failed: %s", asset.source, exc)
-        _finish(engine, job.id, asset.id, error=str(exc))
-        return IngestOutcome(job.id, asset.id, JobStatus.FAILED, str(exc))
-    except BaseException as exc:
-        _finish(engine, job.id, asset.id, error=f"internal error: {type(exc).__name__}: {exc}")
-        raise
-    _finish(engine, job.id, asset.id, error=None)
-    logger.info("ingested %s as asset %s", asset.source, asset.id)
-    return IngestOutcome(job.id, asset.id, JobStatus.COMPLETED)
-
-
-def _ingest(engine: Engine, settings: Settings, asset: Asset, *, source: str) -> None:
-    """Do the work of one ingest; ``source`` is the unredacted one, kept in memory only."""
-    with tempfile.TemporaryDirectory(prefix="assetflow-", dir=settings.temp_dir) as work:
-        work_dir = Path(work)
-        fetched = fetch_step(source, dest_dir=work_dir, settings=settings)
-        sniffed = sniff_file(fetched.path, declared_type=fetched.content_type)
-        stored = store_step(fetched, content_type=sniffed.content_type, settings=settings)
-        _record_original(engine, asset.id, fetched, sniffed, stored)
-        run_recipe(
-            DeriveContext(
-                settings=settings,
-                engine=engine,
-                asset_id=asset.id,
-                kind=sniffed.kind,
-                original=fetched.path,
-                original_sha256=fetched.sha256,
-                work_dir=work_dir,
-            )
-        )
-
-
-def _open_ingest(
-    engine: Engine, request: AssetRequest, *, job_id: uuid.UUID | None
-) -> tuple[IngestJob, Asset]:
-    """Create (or take up) the job and create the asset, in one transaction."""
-    source = redact_source(request.source)
-    with new_session(engine) as session:
-        project = graph.ensure_project(session=session, name=request.project)
-        asset = graph.create_asset(
-            session=session,
-            project=project,
-            identifier=request.identifier or source,
-            source=source,
-            title=request.title,
-            description=request.description,
-            category=request.category,
-            tags=request.tags,
-            external_id=request.external_id,
-        )
-        if job_id is None:
-            job, _ = graph.create_job(
-                session=session,
-                kind=JobKind.INGEST,
-                input=request.model_dump(mode="json") | {"source": source},
-            )
-        else:
-            job = session.get_one(IngestJob, job_id)
-        graph.update_job(
-            session=session,
-            job=job,
-            status=JobStatus.RUNNING,
-            asset_id=asset.id,
-            flow_run_id=_current_flow_run_id(),
-        )
-        graph.update_asset(session=session, asset=asset, status=AssetStatus.PROCESSING)
-        session.commit()
-        return job, asset
-
-
-def _record_original(
-    engine: Engine,
-    asset_id: uuid.UUID,
-    fetched: FetchedSource,
-    sniffed: Sniffed,
-    stored: StoredObject,
-) -> None:
-    with new_session(engine) as session:
-        asset = session.get_one(Asset, asset_id)
-        graph.record_format(
-            session=session,
-            asset=asset,
-            name=ORIGINAL,
-            files=[graph.NewFile(name=fetched.filename or "original", stored=stored)],
-        )
-        graph.update_asset(
-            session=session,
-            asset=asset,
-            kind=sniffed.kind,
-            content_type=sniffed.content_type,
-            original_filename=fetched.filename,
-        )
-        session.commit()
-
-
-def _finish(engine: Engine, job_id: uuid.UUID, asset_id: uuid.UUID, *, error: str | None) -> None:
-    """End the job and the asset: ready and processed, or failed with the error."""
-    with new_session(engine) as session:
-        asset = session.get_one(Asset, asset_id)
-        job = session.get_one(IngestJob, job_id)
-        if error is None:
-            graph.update_asset(
-                session=session, asset=asset, status=AssetStatus.READY, processed=True, error=None
-            )
-            graph.update_job(session=session, job=job, status=JobStatus.COMPLETED, progress=100)
-        else:
-            graph.update_asset(session=session, asset=asset, status=AssetStatus.FAILED, error=error)
-            graph.update_job(session=session, job=job, status=JobStatus.FAILED, error=error)
-        session.commit()
-
-
-def _fail_job(engine: Engine, job_id: uuid.UUID, error: str) -> None:
-    with new_session(engine) as session:
-        job = session.get_one(IngestJob, job_id)
-        graph.update_job(session=session, job=job, status=JobStatus.FAILED, error=error)
-        session.commit()
-
-
-def _current_flow_run_id() -> uuid.UUID | None:
-    run_id = flow_run.get_id()
-    return uuid.UUID(run_id) if run_id else None

@@ -1,53 +1,47 @@
 """The per-kind recipes: which derivation steps run for an asset of each kind.
 
-A recipe is data, a list of step names per kind, so a setting or a flow
-parameter can change it; a step is a plain function that runs its Prefect
-task(s) on the fetched original and records what they made in the graph.
+A recipe is data: the steps per kind and each step's options, one typed
+model that a flow parameter (and so the Prefect UI form) can change. A step
+is a plain function that runs its Prefect task(s) on the fetched original and
+records what they made in the graph, skipping work whose recipe and source
+are unchanged.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from typing import Literal
 
-from sqlalchemy import Engine
+from pydantic import BaseModel, Field
 
-from core.settings import Settings
+from flows.derivation import DeriveContext
+from flows.derive_audio import audio_step
 from models.tables import AssetKind
+from tasks.audio.derive import AudioOptions
+
+StepName = Literal["image", "video", "audio"]
 
 
-@dataclass(frozen=True)
-class DeriveContext:
-    """What a derivation step gets: the asset, its local original and where to work."""
+class RecipeOptions(BaseModel):
+    """Which steps run for each kind, and the options of each step."""
 
-    settings: Settings
-    engine: Engine
-    asset_id: uuid.UUID
-    kind: AssetKind
-    original: Path
-    original_sha256: str
-    work_dir: Path
+    image: list[StepName] = Field(default_factory=list, description="Steps for images")
+    video: list[StepName] = Field(default=["audio"], description="Steps for videos")
+    audio: list[StepName] = Field(default=["audio"], description="Steps for audio")
+    audio_options: AudioOptions = Field(default_factory=AudioOptions)
 
-
-DeriveStep = Callable[[DeriveContext], None]
-
-# Documents and other files are stored and recorded with their type; no derivatives.
-DEFAULT_RECIPES: Mapping[AssetKind, Sequence[str]] = {
-    AssetKind.IMAGE: (),
-    AssetKind.VIDEO: (),
-    AssetKind.AUDIO: (),
-    AssetKind.DOCUMENT: (),
-    AssetKind.OTHER: (),
-}
-
-STEPS: Mapping[str, DeriveStep] = {}
+    def steps_for(self, kind: AssetKind) -> list[StepName]:
+        """Name the steps that run for an asset of this kind (none for documents and others)."""
+        return {
+            AssetKind.IMAGE: self.image,
+            AssetKind.VIDEO: self.video,
+            AssetKind.AUDIO: self.audio,
+        }.get(kind, [])
 
 
-def run_recipe(
-    context: DeriveContext, recipes: Mapping[AssetKind, Sequence[str]] = DEFAULT_RECIPES
-) -> None:
+def run_recipe(context: DeriveContext, recipe: RecipeOptions) -> None:
     """Run every step of the recipe for the asset's kind, in order."""
-    for name in recipes[context.kind]:
-        STEPS[name](context)
+    for step in recipe.steps_for(context.kind):
+        if step == "audio":
+            audio_step(context, recipe.audio_options)
+        else:
+            raise NotImplementedError(f"recipe step {step!r} is not available yet")

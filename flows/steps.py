@@ -1,20 +1,20 @@
 """The Prefect tasks the flows compose.
 
-Each wraps one plain function from ``tasks/`` or ``storage/`` with the shared
+Each wraps plain functions from ``tasks/`` or ``storage/`` with the shared
 retry policy; the plain functions stay testable without Prefect.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from prefect import task
 
-from core.errors import StorageUnavailable
 from core.settings import Settings
 from flows.retry_policy import retrying
 from storage import open_store
-from storage.digest import FileDigest
+from storage.digest import FileDigest, digest_file
 from storage.stored import StoredObject, store_content
 from tasks.fetch import FetchedSource, fetch_source
 
@@ -31,15 +31,18 @@ def store_step(
 ) -> StoredObject:
     """Put the fetched file into the object store under its content key."""
     digest = FileDigest(sha256=fetched.sha256, md5=fetched.md5, size=fetched.size)
-    return store_file(fetched.path, digest=digest, content_type=content_type, settings=settings)
+    return store_content(
+        open_store(settings), fetched.path, digest=digest, content_type=content_type
+    )
 
 
-def store_file(
-    path: Path, *, digest: FileDigest, content_type: str | None, settings: Settings
-) -> StoredObject:
-    """Store a local file under its content key in the configured store."""
-    try:
-        store = open_store(settings)
-    except OSError as exc:
-        raise StorageUnavailable(f"cannot open the object store: {exc}") from exc
-    return store_content(store, path, digest=digest, content_type=content_type)
+@task(name="store-derivatives", **retrying())
+def store_files_step(
+    files: Sequence[tuple[Path, str | None]], *, settings: Settings
+) -> list[StoredObject]:
+    """Store derivative files (path, content type) under their content keys, in order."""
+    store = open_store(settings)
+    return [
+        store_content(store, path, digest=digest_file(path), content_type=content_type)
+        for path, content_type in files
+    ]

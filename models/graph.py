@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col, select
 
 from core.errors import IdentifierConflict
 from models.tables import (
@@ -75,13 +75,13 @@ def record_event(
 def ensure_project(*, session: Session, name: str) -> Project:
     """Return the project with this name, creating it if it does not exist."""
     session.execute(_insert_ignoring_conflicts(session, Project).values(id=uuid.uuid4(), name=name))
-    return session.exec(select(Project).where(Project.name == name)).scalar_one()  # type: ignore[call-overload]
+    return session.exec(select(Project).where(Project.name == name)).one()
 
 
 def find_asset(*, session: Session, project_id: uuid.UUID, identifier: str) -> Asset | None:
     """Return the project's asset with this identifier, if any."""
     statement = select(Asset).where(Asset.project_id == project_id, Asset.identifier == identifier)
-    return session.execute(statement).scalar_one_or_none()
+    return session.exec(statement).one_or_none()
 
 
 def create_asset(
@@ -122,7 +122,7 @@ def create_asset(
         "updated_at": now,
     }
     inserted = session.execute(
-        _insert_ignoring_conflicts(session, Asset).values(**values).returning(Asset.id)  # type: ignore[arg-type]
+        _insert_ignoring_conflicts(session, Asset).values(**values).returning(col(Asset.id))
     ).scalar_one_or_none()
     if inserted is None:
         existing = find_asset(session=session, project_id=project.id, identifier=identifier)
@@ -181,6 +181,14 @@ def record_blob(*, session: Session, stored: StoredObject) -> None:
     )
 
 
+@dataclass(frozen=True)
+class RecordedFormat:
+    """A format as recorded, with its files in the order they were given."""
+
+    format: Format
+    files: list[File]
+
+
 def record_format(
     *,
     session: Session,
@@ -189,7 +197,7 @@ def record_format(
     files: Sequence[NewFile],
     technical: dict[str, Any] | None = None,
     recipe_key: str | None = None,
-) -> Format:
+) -> RecordedFormat:
     """Record a format of the asset with one file set holding ``files``.
 
     Replaces a format of the same name (a reprocess with a new recipe); the
@@ -207,9 +215,10 @@ def record_format(
     file_set = FileSet(format_id=fmt.id, asset_id=asset.id, backend=backend, bucket=bucket)
     session.add(file_set)
     session.flush()
+    rows = []
     for new in files:
         record_blob(session=session, stored=new.stored)
-        session.add(
+        rows.append(
             File(
                 file_set_id=file_set.id,
                 asset_id=asset.id,
@@ -226,26 +235,25 @@ def record_format(
                 technical=new.technical,
             )
         )
+    session.add_all(rows)
     session.flush()
-    return fmt
+    return RecordedFormat(format=fmt, files=rows)
 
 
 def remove_format(*, session: Session, asset: Asset, name: str) -> None:
     """Delete a format of the asset with its file sets, files and what hangs off them."""
-    fmt = session.execute(
-        select(Format).where(Format.asset_id == asset.id, Format.name == name)
-    ).scalar_one_or_none()
+    fmt = find_format(session=session, asset_id=asset.id, name=name)
     if fmt is None:
         return
     file_set_ids = select(FileSet.id).where(FileSet.format_id == fmt.id)
-    file_ids = select(File.id).where(File.file_set_id.in_(file_set_ids))  # type: ignore[attr-defined]
-    fingerprint_ids = select(Fingerprint.id).where(Fingerprint.file_id.in_(file_ids))  # type: ignore[union-attr]
+    file_ids = select(File.id).where(col(File.file_set_id).in_(file_set_ids))
+    fingerprint_ids = select(Fingerprint.id).where(col(Fingerprint.file_id).in_(file_ids))
     session.execute(
-        delete(FingerprintTerm).where(FingerprintTerm.fingerprint_id.in_(fingerprint_ids))  # type: ignore[attr-defined]
+        delete(FingerprintTerm).where(col(FingerprintTerm.fingerprint_id).in_(fingerprint_ids))
     )
-    session.execute(delete(Fingerprint).where(Fingerprint.file_id.in_(file_ids)))  # type: ignore[union-attr]
-    session.execute(delete(File).where(File.file_set_id.in_(file_set_ids)))  # type: ignore[attr-defined]
-    session.execute(delete(FileSet).where(FileSet.format_id == fmt.id))
+    session.execute(delete(Fingerprint).where(col(Fingerprint.file_id).in_(file_ids)))
+    session.execute(delete(File).where(col(File.file_set_id).in_(file_set_ids)))
+    session.execute(delete(FileSet).where(col(FileSet.format_id) == fmt.id))
     session.delete(fmt)
     session.flush()
 
@@ -253,7 +261,7 @@ def remove_format(*, session: Session, asset: Asset, name: str) -> None:
 def find_format(*, session: Session, asset_id: uuid.UUID, name: str) -> Format | None:
     """Return the asset's format of this name, if recorded."""
     statement = select(Format).where(Format.asset_id == asset_id, Format.name == name)
-    return session.execute(statement).scalar_one_or_none()
+    return session.exec(statement).one_or_none()
 
 
 def create_job(
@@ -281,13 +289,13 @@ def create_job(
             created_at=now,
             updated_at=now,
         )
-        .returning(IngestJob.id)  # type: ignore[arg-type]
+        .returning(col(IngestJob.id))
     ).scalar_one_or_none()
     if inserted is not None:
         return session.get_one(IngestJob, job_id), True
-    existing = session.execute(
+    existing = session.exec(
         select(IngestJob).where(IngestJob.idempotency_key == idempotency_key)
-    ).scalar_one()
+    ).one()
     return existing, False
 
 

@@ -6,8 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from models.tables import Asset, Event, File, FileSet, Format, IngestJob, Project
 
@@ -36,12 +35,12 @@ def load_asset_graph(*, session: Session, asset_id: uuid.UUID) -> AssetGraph | N
     asset = session.get(Asset, asset_id)
     if asset is None:
         return None
-    formats = session.execute(
-        select(Format).where(Format.asset_id == asset_id).order_by(Format.name)
-    ).scalars()
+    formats = session.exec(
+        select(Format).where(Format.asset_id == asset_id).order_by(col(Format.name))
+    ).all()
     views = []
     for fmt in formats:
-        file_sets = session.execute(select(FileSet).where(FileSet.format_id == fmt.id)).scalars()
+        file_sets = session.exec(select(FileSet).where(FileSet.format_id == fmt.id)).all()
         views.append(
             FormatView(
                 format=fmt,
@@ -49,23 +48,23 @@ def load_asset_graph(*, session: Session, asset_id: uuid.UUID) -> AssetGraph | N
                     (
                         file_set,
                         list(
-                            session.execute(
+                            session.exec(
                                 select(File)
                                 .where(File.file_set_id == file_set.id)
-                                .order_by(File.name)
-                            ).scalars()
+                                .order_by(col(File.name))
+                            ).all()
                         ),
                     )
                     for file_set in file_sets
                 ],
             )
         )
-    jobs = session.execute(
-        select(IngestJob).where(IngestJob.asset_id == asset_id).order_by(IngestJob.created_at)
-    ).scalars()
-    events = session.execute(
-        select(Event).where(Event.asset_id == asset_id).order_by(Event.created_at)
-    ).scalars()
+    jobs = session.exec(
+        select(IngestJob).where(IngestJob.asset_id == asset_id).order_by(col(IngestJob.created_at))
+    ).all()
+    events = session.exec(
+        select(Event).where(Event.asset_id == asset_id).order_by(col(Event.created_at))
+    ).all()
     return AssetGraph(
         asset=asset,
         project=session.get_one(Project, asset.project_id),
@@ -81,10 +80,10 @@ def list_assets(
     """List the newest assets with their project names, optionally of one project."""
     statement = (
         select(Asset, Project.name)
-        .join(Project, Project.id == Asset.project_id)
-        .order_by(Asset.created_at.desc())  # type: ignore[attr-defined]
+        .join(Project, col(Project.id) == col(Asset.project_id))
+        .order_by(col(Asset.created_at).desc())
         .limit(limit)
     )
     if project is not None:
         statement = statement.where(Project.name == project)
-    return [(asset, name) for asset, name in session.execute(statement).all()]
+    return [(asset, name) for asset, name in session.exec(statement).all()]

@@ -29,18 +29,21 @@ from core.errors import (
 from storage.base import ObjectInfo, ObjectStore, PutResult
 from storage.filesystem import COPY_BUFFER_BYTES, write_atomically
 
-# minio-py holds part size x parallel parts in memory during a multipart upload
-# (plus the part being read), and hashes each body again over plain HTTP: 16 MiB
-# x 2 in flight bounds an upload of any size to about 50 MiB (bench_storage.py).
-PART_SIZE = 16 * 1024 * 1024
-PARALLEL_UPLOADS = 2
+# minio-py holds part size x parallel parts in memory during a multipart upload,
+# plus the part being read. 8 MiB (the AWS CLI's default) x 3 measured a peak RSS
+# of 93 MiB for a 1 GiB upload, 37 MiB above the process at rest; 16 MiB x 2
+# took 113 MiB, 64 MiB x 4 took 408 MiB (bench/bench_storage.py).
+PART_SIZE = 8 * 1024 * 1024
+PARALLEL_UPLOADS = 3
+# S3 allows at most this many parts: objects beyond 78 GiB get larger parts.
+MAX_PARTS = 10_000
 
 CONNECT_TIMEOUT_S = 10.0
 # Per socket read, not per request: a multipart part or a slow stream may take longer in all.
 READ_TIMEOUT_S = 120.0
 # A few quick retries inside one call; longer outages are the caller's (Prefect's) to retry.
 HTTP_RETRIES = 3
-RETRY_BACKOFF_S = 0.2
+RETRY_BACKOFF_S = 0.1
 
 _TRANSIENT_CODES = frozenset(
     {"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "OperationAborted"}
@@ -116,7 +119,7 @@ class S3Store(ObjectStore):
                 self._full(key),
                 str(path),
                 content_type=content_type or "application/octet-stream",
-                part_size=PART_SIZE,
+                part_size=_part_size(size),
                 num_parallel_uploads=PARALLEL_UPLOADS,
             )
         return PutResult(self.backend, self.bucket, key, size, uploaded=True)
@@ -216,6 +219,13 @@ class S3Store(ObjectStore):
                 "ASSETFLOW_S3_ACCESS_KEY, ASSETFLOW_S3_SECRET_KEY and the bucket policy"
             )
         return PermanentError(f"S3 at {self._where} failed while {doing} ({detail})")
+
+
+def _part_size(size: int) -> int:
+    """Return the multipart part size for an object of ``size`` bytes: PART_SIZE, or more."""
+    mib = 1024 * 1024
+    needed = -(-size // MAX_PARTS)  # ceiling division
+    return max(PART_SIZE, -(-needed // mib) * mib)
 
 
 class _ObjectReader(io.RawIOBase):

@@ -53,5 +53,6 @@ def open_s3(source: str, *, settings: Settings) -> Iterator[SourceStream]:
         )
 
 
-def _secret(value: SecretStr | None) -> str | None:
-    return None if value is None else value.get_secret_value()
+def _secret(value: SecretStr | None) -> str:
+    # An empty access key makes minio read anonymously (public buckets).
+    return "" if value is None else value.get_secret_value()

@@ -71,7 +71,7 @@ def _kind_of(content_type: str) -> AssetKind:
 _DOCUMENT_TYPES = {"application/pdf", "application/zip", "text/html", "application/xml"}
 
 
-def _match_signature(head: bytes) -> str | None:  # noqa: PLR0911 - one signature a line reads best
+def _match_signature(head: bytes) -> str | None:
     if head.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):

@@ -7,8 +7,10 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from core.errors import EmptySource, SourceTooLarge
 from storage.digest import FileDigest
@@ -51,14 +53,24 @@ def spool(
         sha256 = hashlib.sha256()
         md5 = hashlib.md5(usedforsecurity=False)  # the S3 ETag-style checksum
         size = 0
-        with os.fdopen(fd, "wb") as out:
+        with os.fdopen(fd, "wb") as out, ThreadPoolExecutor(2, "spool") as workers:
+            # Pipelined: while the caller's iterator reads chunk n+1 (network
+            # parsing holds the GIL), one worker md5s chunk n and the other
+            # sha256s and writes it; hashlib and write release the GIL. At most
+            # two chunks are alive at once.
+            pending: list[Future[object]] = []
             for chunk in chunks:
                 size += len(chunk)
                 if size > max_bytes:
                     raise too_large(label, max_bytes)
-                sha256.update(chunk)
-                md5.update(chunk)
-                out.write(chunk)
+                for job in pending:
+                    job.result()
+                pending = [
+                    workers.submit(md5.update, chunk),
+                    workers.submit(_hash_and_write, sha256, out, chunk),
+                ]
+            for job in pending:
+                job.result()
         if size == 0:
             raise EmptySource(f"{label} is empty (0 bytes)")
         digest = FileDigest(sha256=sha256.hexdigest(), md5=md5.hexdigest(), size=size)
@@ -69,3 +81,8 @@ def spool(
             temp.unlink()
         raise
     return Spooled(path=final, digest=digest)
+
+
+def _hash_and_write(sha256: hashlib._Hash, out: BinaryIO, chunk: bytes) -> None:
+    sha256.update(chunk)
+    out.write(chunk)

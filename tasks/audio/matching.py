@@ -14,11 +14,12 @@ The index is a narrow Protocol so that a SQL table
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 import numpy as np
 
@@ -51,6 +52,10 @@ MAX_TERM_POSTINGS = 5000
 MAX_CLIP_S = 120.0
 
 
+# Ids of stored fingerprints: ints in memory, uuids in the asset graph.
+FingerprintId: TypeAlias = int | uuid.UUID
+
+
 @dataclass(frozen=True)
 class StoredFingerprint:
     """An indexed fingerprint: a fragment (or whole track) of an asset starting at ``offset_s``."""
@@ -73,11 +78,13 @@ class Match:
 class FingerprintIndex(Protocol):
     """What matching needs from a store of indexed fingerprints."""
 
-    def candidates(self, terms: Sequence[int]) -> Iterable[tuple[int, int, int]]:
+    def candidates(self, terms: Sequence[int]) -> Iterable[tuple[FingerprintId, int, int]]:
         """Yield ``(fingerprint_id, position, term)`` for every posting of the given terms."""
         ...
 
-    def load(self, fingerprint_ids: Sequence[int]) -> Mapping[int, StoredFingerprint]:
+    def load(
+        self, fingerprint_ids: Sequence[FingerprintId]
+    ) -> Mapping[FingerprintId, StoredFingerprint]:
         """Return the stored fingerprints with these ids."""
         ...
 
@@ -102,25 +109,27 @@ class MemoryFingerprintIndex:
     """An in-memory FingerprintIndex: a dict from term to postings."""
 
     def __init__(self) -> None:
-        self._postings: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        self._stored: dict[int, StoredFingerprint] = {}
+        self._postings: dict[int, list[tuple[FingerprintId, int]]] = defaultdict(list)
+        self._stored: dict[FingerprintId, StoredFingerprint] = {}
 
     def __len__(self) -> int:
         return len(self._stored)
 
-    def add(self, fingerprint_id: int, stored: StoredFingerprint) -> None:
+    def add(self, fingerprint_id: FingerprintId, stored: StoredFingerprint) -> None:
         """Index one stored fingerprint under the given id."""
         self._stored[fingerprint_id] = stored
         for term, position in index_terms(stored.raw):
             self._postings[term].append((fingerprint_id, position))
 
-    def candidates(self, terms: Sequence[int]) -> Iterable[tuple[int, int, int]]:
+    def candidates(self, terms: Sequence[int]) -> Iterable[tuple[FingerprintId, int, int]]:
         """Yield ``(fingerprint_id, position, term)`` for every posting of the given terms."""
         for term in terms:
             for fingerprint_id, position in self._postings.get(term, ()):
                 yield fingerprint_id, position, term
 
-    def load(self, fingerprint_ids: Sequence[int]) -> Mapping[int, StoredFingerprint]:
+    def load(
+        self, fingerprint_ids: Sequence[FingerprintId]
+    ) -> Mapping[FingerprintId, StoredFingerprint]:
         """Return the stored fingerprints with these ids."""
         return {fid: self._stored[fid] for fid in fingerprint_ids if fid in self._stored}
 
@@ -144,7 +153,7 @@ def match_raw(
     alignments = _vote(raw, index)
     if not alignments:
         return []
-    stored = index.load(sorted({fid for fid, _ in alignments}))
+    stored = index.load(list({fid for fid, _ in alignments}))
     clip = np.asarray(raw, dtype=np.uint32)
     best: dict[str, Match] = {}
     for fid, delta in alignments:
@@ -159,15 +168,15 @@ def match_raw(
     return sorted(best.values(), key=lambda m: m.score, reverse=True)[:top]
 
 
-def _vote(raw: Sequence[int], index: FingerprintIndex) -> list[tuple[int, int]]:
+def _vote(raw: Sequence[int], index: FingerprintIndex) -> list[tuple[FingerprintId, int]]:
     """Return the best-voted ``(fingerprint_id, delta)`` alignments, most votes first."""
     clip_positions: dict[int, list[int]] = defaultdict(list)
     for term, position in index_terms(raw):
         clip_positions[term].append(position)
-    postings: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    postings: dict[int, list[tuple[FingerprintId, int]]] = defaultdict(list)
     for fid, position, term in index.candidates(sorted(clip_positions)):
         postings[term].append((fid, position))
-    votes: Counter[tuple[int, int]] = Counter()
+    votes: Counter[tuple[FingerprintId, int]] = Counter()
     for term, hits in postings.items():
         if len(hits) > MAX_TERM_POSTINGS:
             continue

@@ -8,11 +8,11 @@ a message that names the problem, never a bare ``OSError``.
 from __future__ import annotations
 
 import struct
-import warnings
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import pillow_heif
 from PIL import Image, ImageFile, UnidentifiedImageError
@@ -62,25 +62,24 @@ def check_pixels(width: int, height: int, *, max_pixels: int) -> None:
         )
 
 
-def check_png_chunks(data: bytes) -> None:
+def check_png_chunks(fh: BinaryIO) -> None:
     """Walk a PNG's chunks and refuse a CRC mismatch or a cut-off file.
 
     Pillow checks the CRC of header chunks only, so image data with a broken
-    CRC would otherwise decode without a word.
+    CRC would otherwise decode without a word. Reads one chunk at a time.
     """
-    pos = len(_PNG_SIGNATURE)
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        end = pos + 8 + length
-        if end + 4 > len(data):
+    pos = fh.seek(len(_PNG_SIGNATURE))
+    while len(header := fh.read(8)) == 8:
+        length, kind = struct.unpack(">I4s", header)
+        body, trailer = fh.read(length), fh.read(4)
+        if len(body) < length or len(trailer) < 4:
             break
-        (crc,) = struct.unpack(">I", data[end : end + 4])
-        if zlib.crc32(data[pos + 4 : end]) != crc:
+        if zlib.crc32(body, zlib.crc32(kind)) != struct.unpack(">I", trailer)[0]:
             name = kind.decode("latin-1")
             raise CorruptMedia(f"PNG chunk CRC mismatch in {name} chunk at byte {pos}")
         if kind == b"IEND":
             return
-        pos = end + 4
+        pos += 12 + length
     raise CorruptMedia("truncated PNG: the file ends before its IEND chunk")
 
 
@@ -109,13 +108,10 @@ def open_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Ima
     if size == 0:
         raise EmptySource(f"empty file: {path.name} holds 0 bytes")
     with translate_errors(path, None), path.open("rb") as fh:
-        head = fh.read(16)
-    fmt = sniff_format(head)
-    if fmt == "PNG":
-        check_png_chunks(path.read_bytes())
-    with translate_errors(path, fmt), warnings.catch_warnings():
-        # Our own limit below speaks for the size; Pillow's warning adds nothing.
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        fmt = sniff_format(fh.read(16))
+        if fmt == "PNG":
+            check_png_chunks(fh)
+    with translate_errors(path, fmt):
         try:
             img = Image.open(path)
         except Image.DecompressionBombError as exc:
@@ -123,5 +119,9 @@ def open_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Ima
             raise UnsupportedMedia(
                 f"image too large: {exc} (the limit is {max_pixels} pixels)"
             ) from exc
-    check_pixels(img.width, img.height, max_pixels=max_pixels)
+    try:
+        check_pixels(img.width, img.height, max_pixels=max_pixels)
+    except UnsupportedMedia:
+        img.close()
+        raise
     return img

@@ -133,6 +133,7 @@ def decode_largest(
     """
     icc = img.info.get("icc_profile") or None
     convert_icc = bool(icc) and probe.color_space != "sRGB"
+    # The same quarter-turn swap maps a displayed size back to the stored one.
     stored = displayed_size(*size, probe.orientation)
     with translate_errors(path, probe.format):
         # JPEG decodes at 1/2, 1/4 or 1/8 scale straight from the DCT, never below `stored`.

@@ -1,7 +1,7 @@
 """The video recipe: probe a video, then derive its proxy, poster and keyframe map.
 
-    probe = probe_media(path)
-    derivatives = derive_video(path, out_dir=dir, probe=probe, options=VideoOptions())
+probe = probe_media(path)
+derivatives = derive_video(path, out_dir=dir, probe=probe, options=VideoOptions())
 """
 
 from __future__ import annotations

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import CorruptMedia, UnsupportedMedia
-from tasks.video.commands import PROXY_NAME, derive_command, proxy_size
+from tasks.video.commands import PROXY_NAME, derive_command
 from tasks.video.keyframes import KeyframeMap, KeyframePlan, plan_keyframes, render_vtt
 from tasks.video.poster import choose_poster
-from tasks.video.probe import MediaProbe
+from tasks.video.probe import MediaProbe, probe_media
 from tasks.video.profiles import VideoOptions
 from tasks.video.renditions import Rendition, describe_file
 from tasks.video.transcode import ProgressCallback, run_ffmpeg
 
 POSTER_NAME = "poster.jpg"
 VTT_NAME = "keyframes.vtt"
+# A truncated file decodes up to the cut and ffmpeg exits 0 all the same: the
+# outputs are called incomplete when they fall short of the streams' probed
+# duration by more than this share of it (at least this many seconds), plus a frame.
+SHORTFALL_SHARE = 0.05
+SHORTFALL_MIN_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -61,9 +65,7 @@ def derive_video(
     out_dir.mkdir(parents=True, exist_ok=True)
     work_dir = Path(tempfile.mkdtemp(prefix=".video-", dir=out_dir))
     try:
-        command = derive_command(
-            source, probe=probe, options=options, plan=plan, work_dir=work_dir
-        )
+        command = derive_command(source, probe=probe, options=options, plan=plan, work_dir=work_dir)
         run_ffmpeg(
             command,
             duration_s=probe.duration_s,
@@ -71,30 +73,40 @@ def derive_video(
             subject=source.name,
             on_progress=on_progress,
         )
-        return _collect(work_dir, out_dir, probe=probe, options=options, plan=plan, name=source.name)
+        return _collect(work_dir, out_dir, source=probe, plan=plan, name=source.name)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
+def _check_complete(proxy: MediaProbe, source: MediaProbe, *, name: str) -> None:
+    """Raise CorruptMedia when the proxy stops well before the end of the source's streams."""
+    streams = [s for s in (source.video, source.audio) if s is not None and s.duration_s]
+    expected_s = max((s.duration_s or 0.0 for s in streams), default=source.duration_s)
+    video = source.video
+    frame_s = 1 / video.frame_rate if video and video.frame_rate else 0.0
+    allowed_s = max(SHORTFALL_MIN_S, SHORTFALL_SHARE * expected_s) + frame_s
+    if expected_s - proxy.duration_s > allowed_s:
+        raise CorruptMedia(
+            f"{name} decodes to {proxy.duration_s:.1f} s of its {expected_s:.1f} s: "
+            "the file is truncated or damaged"
+        )
+
+
 def _collect(
-    work_dir: Path,
-    out_dir: Path,
-    *,
-    probe: MediaProbe,
-    options: VideoOptions,
-    plan: KeyframePlan,
-    name: str,
+    work_dir: Path, out_dir: Path, *, source: MediaProbe, plan: KeyframePlan, name: str
 ) -> VideoDerivatives:
     """Check what ffmpeg wrote, keep the chosen poster and move the outputs to out_dir."""
     candidates = sorted(work_dir.glob("poster_*.jpg"))
-    sheets = sorted(work_dir.glob("sheet_*.jpg"))
     if not candidates:
         raise CorruptMedia(f"ffmpeg decoded no video frame from {name}")
+    proxy_probe = probe_media(work_dir / PROXY_NAME)
+    _check_complete(proxy_probe, source, name=name)
+    sheets = sorted(work_dir.glob("sheet_*.jpg"))
     if len(sheets) != plan.sheet_count:
         raise CorruptMedia(
             f"ffmpeg wrote {len(sheets)} sprite sheets of {name}, expected {plan.sheet_count}"
         )
-    width, height = proxy_size(probe, options.profile)
+    width, height = proxy_probe.display_width or 0, proxy_probe.display_height or 0
     proxy = _move(work_dir / PROXY_NAME, out_dir)
     poster = _move(choose_poster(candidates), out_dir, POSTER_NAME)
     sheet_paths = [_move(sheet, out_dir) for sheet in sheets]
@@ -104,7 +116,7 @@ def _collect(
     return VideoDerivatives(
         proxy=describe_file(
             proxy, content_type="video/mp4", width=width, height=height,
-            duration_s=probe.duration_s,
+            duration_s=proxy_probe.duration_s,
         ),
         poster=describe_file(poster, content_type="image/jpeg", width=width, height=height),
         keyframes=KeyframeMap(
@@ -121,5 +133,4 @@ def _collect(
 def _move(path: Path, out_dir: Path, name: str | None = None) -> Path:
     """Move a finished file into out_dir (atomically: same filesystem), replacing any old one."""
     target = out_dir / (name or path.name)
-    os.replace(path, target)
-    return target
+    return path.replace(target)

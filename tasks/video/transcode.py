@@ -18,16 +18,22 @@ STDERR_TAIL_LINES = 40
 SUMMARY_LINES = 3
 
 
-def parse_progress(lines: Iterable[str], duration_s: float) -> Iterator[float]:
-    """Yield the done fraction (0..1) at each block of ffmpeg's ``-progress`` output."""
+def parse_progress(lines: Iterable[str]) -> Iterator[tuple[float, bool]]:
+    """Yield (seconds of media written, finished) at each block of ffmpeg's ``-progress``."""
     out_time_s = 0.0
     for line in lines:
         key, _, value = line.strip().partition("=")
         if key == "out_time_us" and value.lstrip("-").isdigit():
             out_time_s = max(0, int(value)) / 1_000_000
         elif key == "progress":
-            done = value == "end" or duration_s <= 0
-            yield 1.0 if done else min(1.0, out_time_s / duration_s)
+            yield out_time_s, value == "end"
+
+
+def done_fraction(out_time_s: float, duration_s: float, *, finished: bool) -> float:
+    """Turn seconds written into the fraction of the job done, 0..1."""
+    if finished or duration_s <= 0:
+        return 1.0
+    return min(1.0, out_time_s / duration_s)
 
 
 def run_ffmpeg(
@@ -66,9 +72,9 @@ def run_ffmpeg(
     drain.start()
     watchdog.start()
     try:
-        for fraction in parse_progress(proc.stdout, duration_s):
+        for written_s, finished in parse_progress(proc.stdout):
             if on_progress is not None:
-                on_progress(fraction)
+                on_progress(done_fraction(written_s, duration_s, finished=finished))
         proc.wait()
     finally:
         watchdog.cancel()

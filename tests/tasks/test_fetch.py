@@ -34,6 +34,7 @@ from tests.fixtures.http_server import (
     Status,
     Truncated,
 )
+from tests.fixtures.seaweed import S3Server
 
 # "localhost" may resolve to either loopback address.
 LOOPBACK = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
@@ -627,3 +628,40 @@ def test_environment_proxies_are_ignored(
     monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
 
     assert_matches(fetch_source(url, dest_dir=dest, settings=fetch_settings), original)
+
+
+# --- S3 sources ---------------------------------------------------------------
+
+
+def test_s3_object_is_streamed_and_hashed(
+    s3_server: S3Server, s3_bucket: str, tmp_path: Path, dest: Path
+) -> None:
+    original = random_file(tmp_path / "clip.mp4", 2 * 1024 * 1024 + 5)
+    s3_server.client().fput_object(
+        s3_bucket, "drop/in/clip.mp4", str(original), content_type="video/mp4"
+    )
+
+    fetched = fetch_source(
+        f"s3://{s3_bucket}/drop/in/clip.mp4", dest_dir=dest, settings=s3_server.settings(s3_bucket)
+    )
+
+    assert_matches(fetched, original)
+    assert fetched.content_type == "video/mp4"
+    assert fetched.filename == "clip.mp4"
+
+
+def test_missing_s3_object_is_not_found(
+    s3_server: S3Server, s3_bucket: str, dest: Path, retry: RetryPolicy
+) -> None:
+    with pytest.raises(SourceNotFound, match="does not exist"):
+        fetch_source(
+            f"s3://{s3_bucket}/nope.bin",
+            dest_dir=dest,
+            settings=s3_server.settings(s3_bucket),
+            retry=retry,
+        )
+
+
+def test_s3_source_needs_an_endpoint(fetch_settings: Settings, dest: Path) -> None:
+    with pytest.raises(InvalidSource, match="ASSETFLOW_S3_ENDPOINT"):
+        fetch_source("s3://bucket/key.mp4", dest_dir=dest, settings=fetch_settings)

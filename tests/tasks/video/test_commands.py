@@ -47,9 +47,7 @@ def value_after(cmd: list[str], flag: str, start: int = 0) -> str:
         ((3, 3), (1280, 720), (2, 2)),
     ],
 )
-def test_even_fit(
-    source: tuple[int, int], box: tuple[int, int], expected: tuple[int, int]
-) -> None:
+def test_even_fit(source: tuple[int, int], box: tuple[int, int], expected: tuple[int, int]) -> None:
     assert even_fit(*source, *box) == expected
 
 

@@ -20,8 +20,8 @@ def assert_consistent(plan: KeyframePlan, duration_s: float) -> None:
     for cue in plan.cues:
         assert cue.end_s > cue.start_s
         assert 0 <= cue.sheet_index < plan.sheet_count
-        assert 0 <= cue.x and cue.x + cue.w <= sheet_w
-        assert 0 <= cue.y and cue.y + cue.h <= sheet_h
+        assert cue.x >= 0 and cue.x + cue.w <= sheet_w
+        assert cue.y >= 0 and cue.y + cue.h <= sheet_h
         assert (cue.w, cue.h) == (plan.frame_width, plan.frame_height)
 
 

@@ -1,0 +1,72 @@
+"""The audio step: fingerprint the track, cut fragments, draw the waveform, record them."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+
+from flows.derivation import DeriveContext, already_derived, recipe_key
+from flows.retry_policy import retrying
+from flows.steps import store_files_step
+from models import graph
+from models.db import new_session
+from models.fingerprints import record_fingerprint, remove_track_fingerprints
+from models.tables import AUDIO_FRAGMENT, WAVEFORM, Asset
+from tasks.audio.derive import AudioDerivatives, AudioOptions, derive_audio
+
+WAVEFORM_CONTENT_TYPE = "application/json"
+
+
+@task(name="derive-audio", **retrying())
+def derive_audio_task(context: DeriveContext, options: AudioOptions) -> AudioDerivatives | None:
+    """Run the audio recipe on the original; None when it has no audio stream."""
+    return derive_audio(context.original, out_dir=context.work_dir / "audio", options=options)
+
+
+def audio_step(context: DeriveContext, options: AudioOptions) -> None:
+    """Derive and record the audio fragments, fingerprints and waveform of an asset."""
+    key = recipe_key("audio", options, context.original_sha256)
+    if already_derived(context, key):
+        get_run_logger().info("audio derivatives are current; skipping")
+        return
+    derived = derive_audio_task(context, options)
+    if derived is None:
+        get_run_logger().info("no audio stream: no fragments or fingerprints")
+        return
+    stored = store_files_step(
+        [(fragment.path, fragment.content_type) for fragment, _ in derived.fragments]
+        + [(derived.waveform, WAVEFORM_CONTENT_TYPE)],
+        settings=context.settings,
+    )
+    fragment_files, waveform_file = stored[:-1], stored[-1]
+    with new_session(context.engine) as session:
+        asset = session.get_one(Asset, context.asset_id)
+        fragments = graph.record_format(
+            session=session,
+            asset=asset,
+            name=AUDIO_FRAGMENT,
+            recipe_key=key,
+            technical=options.model_dump(mode="json"),
+            files=[
+                graph.NewFile(
+                    name=fragment.path.name,
+                    stored=file,
+                    duration_s=fragment.duration_s,
+                    technical={"index": fragment.index, "offset_s": fragment.offset_s},
+                )
+                for (fragment, _), file in zip(derived.fragments, fragment_files, strict=True)
+            ],
+        )
+        graph.record_format(
+            session=session,
+            asset=asset,
+            name=WAVEFORM,
+            recipe_key=key,
+            files=[graph.NewFile(name="waveform.json", stored=waveform_file)],
+        )
+        remove_track_fingerprints(session=session, asset_id=asset.id)
+        record_fingerprint(session=session, asset_id=asset.id, measured=derived.track, indexed=True)
+        for (_, fingerprint), file in zip(derived.fragments, fragments.files, strict=True):
+            record_fingerprint(
+                session=session, asset_id=asset.id, measured=fingerprint, file_id=file.id
+            )
+        session.commit()
