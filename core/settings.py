@@ -62,3 +62,19 @@ class Settings(BaseSettings):
     @classmethod
     def _resolve_roots(cls, value: list[Path]) -> list[Path]:
         return [root.expanduser().resolve() for root in value]
+
+    # Orchestration (deployments/): the process work pool the deployments run on.
+    work_pool: str = "assetflow"
+    # When the batch-ingest deployment runs, and the manifest (path, URL or s3://
+    # drop folder) it reads then; without a manifest the deployment has no schedule.
+    batch_schedule_cron: str = "0 * * * *"
+    batch_manifest: str | None = None
+    # A flow run whose heartbeats (every 30 s, Prefect's minimum) stop for this long
+    # is marked Crashed by the server, and its job failed: 90 s is three missed beats.
+    crash_after_silent_s: float = Field(default=90.0, gt=30.0)
+
+    # Batch ingest: items ingested at once, and where the fan-out runs. With a
+    # Dask scheduler address (tcp://host:8786) the items run on that cluster
+    # through prefect-dask; without one, on threads of the flow's process.
+    batch_concurrency: int = Field(default=4, ge=1)
+    dask_address: str | None = None

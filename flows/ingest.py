@@ -7,13 +7,14 @@ import uuid
 from prefect import flow
 
 from core.settings import Settings
+from flows.hooks import JOB_HOOKS
 from flows.pipeline import IngestOutcome, ingest_one
 from flows.recipes import RecipeOptions
 from flows.requests import AssetRequest
 from models.db import make_engine
 
 
-@flow(name="ingest-asset")
+@flow(name="ingest-asset", **JOB_HOOKS)
 def ingest_asset(
     request: AssetRequest,
     job_id: uuid.UUID | None = None,

@@ -10,6 +10,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prefect import get_run_logger
 from prefect.runtime import flow_run
@@ -107,21 +108,40 @@ def _ingest(
 def _open_ingest(
     engine: Engine, request: AssetRequest, *, job_id: uuid.UUID | None
 ) -> tuple[IngestJob, Asset]:
-    """Create (or take up) the job and create the asset, in one transaction."""
+    """Create (or take up) the job and create the asset, in one transaction.
+
+    An asset whose earlier ingest failed is taken up again under its
+    identifier (a re-run retries it, with the request's source and fields);
+    a ready or processing one is a conflict.
+    """
     source = redact_source(request.source)
+    fields: dict[str, Any] = {
+        "source": source,
+        "title": request.title,
+        "description": request.description,
+        "category": request.category,
+        "tags": request.tags,
+        "external_id": request.external_id,
+    }
     with new_session(engine) as session:
         project = graph.ensure_project(session=session, name=request.project)
-        asset = graph.create_asset(
-            session=session,
-            project=project,
-            identifier=request.identifier or source,
-            source=source,
-            title=request.title,
-            description=request.description,
-            category=request.category,
-            tags=request.tags,
-            external_id=request.external_id,
-        )
+        try:
+            asset = graph.create_asset(
+                session=session,
+                project=project,
+                identifier=request.identifier or source,
+                **fields,
+            )
+        except IdentifierConflict as conflict:
+            if conflict.existing_id is None:
+                raise
+            # Locked so two runs retrying the same failed asset cannot both take it up.
+            asset = session.get_one(
+                Asset, conflict.existing_id, with_for_update=True, populate_existing=True
+            )
+            if asset.status != AssetStatus.FAILED:
+                raise
+            graph.update_asset(session=session, asset=asset, error=None, **fields)
         if job_id is None:
             job, _ = graph.create_job(
                 session=session,

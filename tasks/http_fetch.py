@@ -25,7 +25,7 @@ from tasks.net_guard import GuardedTransport
 from tasks.source_stream import SourceStream
 from tasks.spool import CHUNK_BYTES
 
-USER_AGENT = "assetflow/0.1 (+https://github.com/assetflow)"
+USER_AGENT = "assetflow/0.1"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _TRANSIENT = frozenset({408, 425, 429})
 

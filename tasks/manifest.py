@@ -97,7 +97,9 @@ def _open_text(location: str, *, settings: Settings) -> Iterator[IO[str]]:
     """Open the manifest as text, streaming: local files in place, remote ones via a temp file."""
     scheme = urlsplit(location).scheme.lower()
     if scheme in ("http", "https", "s3"):
-        with tempfile.TemporaryDirectory(prefix="assetflow-manifest-", dir=settings.temp_dir) as tmp:
+        with tempfile.TemporaryDirectory(
+            prefix="assetflow-manifest-", dir=settings.temp_dir
+        ) as tmp:
             fetched = fetch_source(location, dest_dir=Path(tmp), settings=settings)
             with fetched.path.open("rb") as raw:
                 yield _decode(raw)
@@ -151,7 +153,9 @@ def _csv_entries(lines: Iterator[str], *, project: str, shown: str) -> Iterator[
         if len(fields) != len(columns):
             yield _failed(line, f"{len(fields)} fields where the header has {len(columns)}")
             continue
-        values = {name: value for name, value in zip(columns, fields, strict=True) if name in _FIELDS}
+        values = {
+            name: value for name, value in zip(columns, fields, strict=True) if name in _FIELDS
+        }
         yield _entry(line, values, project=project)
 
 
@@ -179,7 +183,9 @@ def _entry(line: int, values: dict[str, Any], *, project: str) -> ManifestEntry:
     }
     cleaned = {name: value for name, value in cleaned.items() if value != ""}
     if isinstance(cleaned.get("tags"), str):
-        cleaned["tags"] = [tag.strip() for tag in _TAG_SEPARATORS.split(cleaned["tags"]) if tag.strip()]
+        cleaned["tags"] = [
+            tag.strip() for tag in _TAG_SEPARATORS.split(cleaned["tags"]) if tag.strip()
+        ]
     if not cleaned.get("source"):
         return _failed(line, "no source")
     cleaned.setdefault("project", project)

@@ -12,4 +12,5 @@ pytest_plugins = [
     "tests.fixtures.http_server",
     "tests.fixtures.database",
     "tests.fixtures.pipeline",
+    "tests.fixtures.prefect_server",
 ]

@@ -75,7 +75,11 @@ def test_a_url_is_stored_by_content_and_recorded_as_a_complete_graph(
     assert hashlib.sha256(stored.read()).hexdigest() == sha256
 
     asset = session.get_one(Asset, outcome.asset_id)
-    assert (asset.status, asset.processed, asset.kind) == (AssetStatus.READY, True, AssetKind.DOCUMENT)
+    assert (asset.status, asset.processed, asset.kind) == (
+        AssetStatus.READY,
+        True,
+        AssetKind.DOCUMENT,
+    )
     assert (asset.content_type, asset.original_filename) == ("application/pdf", "report.pdf")
     assert (asset.title, asset.tags, asset.identifier) == ("Report", ["q3"], url)
     fmt = session.execute(select(Format).where(Format.asset_id == asset.id)).scalar_one()

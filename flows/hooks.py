@@ -1,0 +1,139 @@
+"""How an IngestJob follows its Prefect flow run when the run cannot end the job itself.
+
+The ingest flow ends its job when it returns or raises. What it cannot record
+is its own crash or cancellation. Two mechanisms cover that:
+
+- ``job_follows_run``, a state hook on the flows: Prefect runs on_crashed in
+  the runner or worker that saw the flow's process die, on_failure and
+  on_cancellation in the flow's own process;
+- ``reconcile_jobs``, for runs whose hooks nobody could run (the worker itself
+  was killed): the server's zombie automation marks such a run Crashed once its
+  heartbeats stop (deployments/crash_detection.py), and reconciliation then
+  fails every unfinished job whose flow run ended without completing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from prefect import Flow
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.objects import FlowRun, State
+from prefect.logging.loggers import flow_run_logger
+from sqlalchemy import Engine, or_, select
+
+from core.settings import Settings
+from models import graph
+from models.db import make_engine, new_session
+from models.tables import Asset, AssetStatus, IngestJob, JobStatus
+
+UNFINISHED_JOB = (JobStatus.PENDING, JobStatus.RUNNING)
+UNFINISHED_ASSET = (AssetStatus.PENDING, AssetStatus.PROCESSING)
+# Flow runs read from the Prefect API per request while reconciling.
+RECONCILE_CHUNK = 200
+
+
+def describe(state: State) -> str:
+    """Say how a run ended, e.g. "flow run crashed: ... exited with status code -9"."""
+    name = (state.name or state.type.value).lower()
+    return f"flow run {name}: {state.message}" if state.message else f"flow run {name}"
+
+
+def fail_unfinished_jobs(
+    engine: Engine, *, flow_run_id: uuid.UUID, job_id: uuid.UUID | None, error: str
+) -> list[uuid.UUID]:
+    """Fail the run's pending or running jobs and their unfinished assets; return the job ids.
+
+    A job belongs to the run by its ``flow_run_id`` or, before the run recorded
+    itself on it, by ``job_id``. Finished jobs and ready assets are left alone.
+    """
+    owned = IngestJob.flow_run_id == flow_run_id  # type: ignore[arg-type]
+    if job_id is not None:
+        owned = or_(owned, IngestJob.id == job_id)  # type: ignore[arg-type]
+    with new_session(engine) as session:
+        jobs = session.execute(
+            select(IngestJob).where(owned, IngestJob.status.in_(UNFINISHED_JOB))  # type: ignore[attr-defined]
+        ).scalars()
+        failed = []
+        for job in jobs:
+            graph.update_job(
+                session=session,
+                job=job,
+                status=JobStatus.FAILED,
+                error=error,
+                flow_run_id=job.flow_run_id or flow_run_id,
+            )
+            failed.append(job.id)
+            asset = session.get(Asset, job.asset_id) if job.asset_id else None
+            if asset is not None and asset.status in UNFINISHED_ASSET:
+                graph.update_asset(
+                    session=session, asset=asset, status=AssetStatus.FAILED, error=error
+                )
+        session.commit()
+    return failed
+
+
+def job_follows_run(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
+    """Fail the run's unfinished job when the run crashed, failed or was cancelled."""
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    try:
+        failed = fail_unfinished_jobs(
+            engine,
+            flow_run_id=flow_run.id,
+            job_id=_job_id(flow_run.parameters),
+            error=describe(state),
+        )
+    finally:
+        engine.dispose()
+    if failed:
+        flow_run_logger(flow_run, flow).warning(
+            "%s: failed job(s) %s", describe(state), ", ".join(map(str, failed))
+        )
+
+
+def _job_id(parameters: Mapping[str, Any]) -> uuid.UUID | None:
+    value = parameters.get("job_id")
+    return uuid.UUID(str(value)) if value else None
+
+
+# The hooks every flow that owns jobs declares: @flow(**JOB_HOOKS).
+JOB_HOOKS = {
+    "on_crashed": [job_follows_run],
+    "on_failure": [job_follows_run],
+    "on_cancellation": [job_follows_run],
+}
+
+
+def reconcile_jobs(
+    engine: Engine, client: SyncPrefectClient, *, job_ids: Iterable[uuid.UUID] | None = None
+) -> list[uuid.UUID]:
+    """Fail unfinished jobs whose flow run ended without completing; return their ids.
+
+    ``job_ids`` limits the check to those jobs; by default every unfinished
+    job with a flow run is checked.
+    """
+    statement = select(IngestJob.id, IngestJob.flow_run_id).where(
+        IngestJob.status.in_(UNFINISHED_JOB),  # type: ignore[attr-defined]
+        IngestJob.flow_run_id.is_not(None),  # type: ignore[union-attr]
+    )
+    if job_ids is not None:
+        statement = statement.where(IngestJob.id.in_(list(job_ids)))  # type: ignore[attr-defined]
+    with new_session(engine) as session:
+        owners = {run_id: job_id for job_id, run_id in session.execute(statement).all()}
+    failed: list[uuid.UUID] = []
+    run_ids = list(owners)
+    for start in range(0, len(run_ids), RECONCILE_CHUNK):
+        chunk = run_ids[start : start + RECONCILE_CHUNK]
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=chunk)), limit=len(chunk)
+        )
+        for run in runs:
+            if run.state is not None and run.state.is_final() and not run.state.is_completed():
+                failed += fail_unfinished_jobs(
+                    engine, flow_run_id=run.id, job_id=owners[run.id], error=describe(run.state)
+                )
+    return failed

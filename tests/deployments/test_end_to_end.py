@@ -1,0 +1,242 @@
+"""End to end: a real Prefect server, ``assetflow serve``, SeaweedFS S3 and PostgreSQL.
+
+The tests run in order: the last one kills the service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import signal
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import psutil
+import pytest
+from prefect import get_client
+from prefect.client.schemas.actions import DeploymentScheduleCreate
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId, FlowRunFilter
+from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.schedules import IntervalSchedule
+from prefect.states import Scheduled
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from core.settings import Settings
+from deployments.submit import get_job, submit_ingest
+from models.db import make_engine, new_session
+from models.tables import Asset, AssetStatus, Blob, File, IngestJob, JobStatus
+from storage.keys import content_key
+from tests.deployments.conftest import CRASH_AFTER_SILENT_S, Service, wait_until
+from tests.fixtures.http_server import LocalHTTPServer, ServeFile, Stall
+from tests.fixtures.seaweed import S3Server
+
+RUN_TIMEOUT_S = 60.0
+
+
+@pytest.fixture
+def session(service_settings: Settings) -> Iterator[Session]:
+    engine = make_engine(service_settings.database_url)
+    with new_session(engine) as session:
+        yield session
+    engine.dispose()
+
+
+def _document(tmp_path: Path, body: bytes) -> Path:
+    path = tmp_path / "doc.txt"
+    path.write_bytes(body)
+    return path
+
+
+def _count(session: Session, table: type, *where: object) -> int:
+    statement = select(func.count()).select_from(table).where(*where)  # type: ignore[arg-type]
+    return int(session.execute(statement).scalar_one())
+
+
+def _runs_of_job(job_id: uuid.UUID) -> list[object]:
+    """Every flow run created for the job, whatever its state."""
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter())
+    return [run for run in runs if run.parameters.get("job_id") == str(job_id)]
+
+
+def test_a_submitted_source_completes_and_is_recorded(
+    service: Service,
+    session: Session,
+    http_server: LocalHTTPServer,
+    s3_server: S3Server,
+    service_settings: Settings,
+    tmp_path: Path,
+) -> None:
+    body = b"minutes of the meeting\n" * 300
+    url = http_server.route(f"/{uuid.uuid4().hex}/minutes.txt", ServeFile(_document(tmp_path, body)))
+
+    job = submit_ingest(url, project="e2e", title="Minutes", wait=True, timeout_s=RUN_TIMEOUT_S)
+
+    assert (job.status, job.progress, job.error) == (JobStatus.COMPLETED, 100, None), service.log()
+    assert job.flow_run_id is not None and job.asset_id is not None
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(job.flow_run_id)
+    assert run.state is not None and run.state.type == StateType.COMPLETED
+    asset = session.get_one(Asset, job.asset_id)
+    assert (asset.status, asset.title, asset.identifier) == (AssetStatus.READY, "Minutes", url)
+    sha256 = hashlib.sha256(body).hexdigest()
+    assert session.get_one(Blob, sha256).size == len(body)
+    bucket = service_settings.storage_url.removeprefix("s3://")
+    stored = s3_server.client().get_object(bucket, content_key(sha256)).read()
+    assert stored == body
+    assert get_job(job.id) == job
+
+
+def test_the_same_idempotency_key_twice_is_one_job_and_one_run(
+    service: Service, session: Session, http_server: LocalHTTPServer, tmp_path: Path
+) -> None:
+    url = http_server.route(
+        f"/{uuid.uuid4().hex}/once.txt", ServeFile(_document(tmp_path, b"only once\n"))
+    )
+    key = f"cms-{uuid.uuid4().hex}"
+
+    first = submit_ingest(url, idempotency_key=key)
+    second = submit_ingest(url, idempotency_key=key, wait=True, timeout_s=RUN_TIMEOUT_S)
+
+    assert second.id == first.id
+    assert second.flow_run_id == first.flow_run_id
+    assert second.status == JobStatus.COMPLETED, second.error
+    assert len(_runs_of_job(first.id)) == 1
+    assert _count(session, IngestJob, IngestJob.idempotency_key == key) == 1
+    assert _count(session, Asset, Asset.identifier == url) == 1
+
+
+def test_the_scheduled_batch_ingests_a_drop_folder_object(
+    service: Service, session: Session, s3_server: S3Server, service_settings: Settings
+) -> None:
+    bucket = service_settings.storage_url.removeprefix("s3://")
+    key = f"drop-{uuid.uuid4().hex[:8]}/report.txt"
+    body = b"dropped in the folder\n" * 50
+    s3_server.client().put_object(bucket, key, io.BytesIO(body), len(body))
+    # What a user does in the UI: give batch-ingest a schedule on the drop folder.
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name("batch-ingest/batch-ingest")
+        schedule = IntervalSchedule(interval=timedelta(seconds=5))
+        created = client.create_deployment_schedules(
+            deployment.id,
+            [
+                DeploymentScheduleCreate(
+                    schedule=schedule,
+                    active=True,
+                    parameters={"manifest": f"s3://{bucket}/{key.split('/')[0]}/"},
+                )
+            ],
+        )
+
+    def ingested() -> Asset | None:
+        session.expire_all()
+        return session.execute(
+            select(Asset).where(Asset.identifier == key, Asset.status == AssetStatus.READY)
+        ).scalar_one_or_none()
+
+    try:
+        asset = wait_until(ingested, timeout_s=RUN_TIMEOUT_S, what="the scheduled batch")
+    finally:
+        with get_client(sync_client=True) as client:
+            for schedule_row in created:
+                client.delete_deployment_schedule(deployment.id, schedule_row.id)
+    assert isinstance(asset, Asset)
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
+        )
+    assert any(run.auto_scheduled for run in runs)
+    assert session.get_one(Blob, hashlib.sha256(body).hexdigest()).size == len(body)
+
+
+def _flow_run_process(service: Service, flow_run_id: uuid.UUID) -> psutil.Process | None:
+    """Find the child process that executes the flow run."""
+    assert service.process is not None
+    for child in psutil.Process(service.process.pid).children(recursive=True):
+        try:
+            if child.environ().get("PREFECT__FLOW_RUN_ID") == str(flow_run_id):
+                return child
+        except psutil.NoSuchProcess:
+            continue
+    return None
+
+
+def _stalled_job(http_server: LocalHTTPServer, path: str) -> uuid.UUID:
+    """Submit a source that stalls and return the job once its run is blocked on it."""
+    url = http_server.route(path, Stall())
+    job = submit_ingest(url)
+    wait_until(
+        lambda: http_server.requests(path) and get_job(job.id).status == JobStatus.RUNNING,
+        timeout_s=RUN_TIMEOUT_S,
+        what="the run to block on its source",
+    )
+    return job.id
+
+
+def test_a_killed_flow_process_fails_its_job_through_the_crash_hook(
+    service: Service, session: Session, http_server: LocalHTTPServer
+) -> None:
+    job_id = _stalled_job(http_server, f"/{uuid.uuid4().hex}/stall.bin")
+    flow_run_id = get_job(job_id).flow_run_id
+    assert flow_run_id is not None
+    process = wait_until(
+        lambda: _flow_run_process(service, flow_run_id),
+        timeout_s=10,
+        what="the flow run's process",
+    )
+    assert isinstance(process, psutil.Process)
+
+    process.send_signal(signal.SIGKILL)
+
+    job = wait_until(
+        lambda: (view := get_job(job_id)).status == JobStatus.FAILED and view,
+        timeout_s=RUN_TIMEOUT_S,
+        what="the job to fail",
+    )
+    assert job.error.startswith("flow run crashed: "), job.error  # type: ignore[attr-defined]
+    assert "exited with non-zero status code -9" in job.error  # type: ignore[attr-defined]
+    asset = session.get_one(Asset, job.asset_id)  # type: ignore[attr-defined]
+    session.refresh(asset)
+    assert (asset.status, asset.error) == (AssetStatus.FAILED, job.error)  # type: ignore[attr-defined]
+
+
+def test_a_killed_service_fails_the_job_and_a_rerun_completes_it(
+    service: Service, session: Session, http_server: LocalHTTPServer, tmp_path: Path
+) -> None:
+    path = f"/{uuid.uuid4().hex}/slow.txt"
+    job_id = _stalled_job(http_server, path)
+
+    service.kill()  # the service and its flow run: no process is left to report
+
+    failed = wait_until(
+        lambda: (view := get_job(job_id)).status == JobStatus.FAILED and view,
+        timeout_s=CRASH_AFTER_SILENT_S + 30,
+        what="crash detection to fail the job",
+    )
+    assert "flow run crashed: no heartbeat" in failed.error  # type: ignore[attr-defined]
+
+    body = b"finally here\n" * 100
+    http_server.route(path, ServeFile(_document(tmp_path, body)))
+    service.start()
+    flow_run_id = failed.flow_run_id  # type: ignore[attr-defined]
+    with get_client(sync_client=True) as client:  # the UI's "Retry"
+        client.set_flow_run_state(flow_run_id, Scheduled(), force=True)
+
+    def rerun_ended() -> bool:
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(flow_run_id).state
+        return state is not None and state.is_final()
+
+    wait_until(rerun_ended, timeout_s=RUN_TIMEOUT_S, what="the re-run to end")
+    done = get_job(job_id)
+    assert done.status == JobStatus.COMPLETED, done.error
+    assert done.asset_id == failed.asset_id  # type: ignore[attr-defined]
+    url = http_server.url(path)
+    assert _count(session, Asset, Asset.identifier == url) == 1
+    sha256 = hashlib.sha256(body).hexdigest()
+    assert _count(session, Blob, Blob.sha256 == sha256) == 1
+    assert _count(session, File, File.sha256 == sha256) == 1
+    assert len(_runs_of_job(job_id)) == 1
