@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TypedDict
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # a plain script: make core/, tasks/, tests/ importable
@@ -30,7 +31,17 @@ sys.path.insert(0, str(ROOT))  # a plain script: make core/, tasks/, tests/ impo
 MIB = 1024 * 1024
 
 
-def child_fetch(url: str, dest: Path) -> dict[str, float]:
+class Measured(TypedDict):
+    """What one child run reports."""
+
+    wall_s: float
+    cpu_s: float
+    peak_rss_mib: float
+    size: int
+    sha256: str
+
+
+def child_fetch(url: str, dest: Path) -> Measured:
     """Run fetch_source once; return its wall time and this process's peak RSS."""
     from core.settings import Settings
     from tasks.fetch import fetch_source
@@ -40,18 +51,17 @@ def child_fetch(url: str, dest: Path) -> dict[str, float]:
         allowed_networks=[ipaddress.ip_network("127.0.0.1/32")],
         max_source_bytes=64 * 1024 * MIB,
     )
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu()
     fetched = fetch_source(url, dest_dir=dest, settings=settings)
-    wall = time.perf_counter() - start
-    return {"wall_s": wall, "size": fetched.size, "sha256": fetched.sha256, **_rss()}
+    return _measured(start, cpu, fetched.size, fetched.sha256)
 
 
-def child_baseline(url: str, dest: Path) -> dict[str, float]:
+def child_baseline(url: str, dest: Path) -> Measured:
     """The naive loop: urllib, 1 MiB reads, sha256 + md5 + write, one thread."""
     from urllib.request import urlopen
 
     dest.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu()
     sha256, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
     with urlopen(url) as response, (dest / "baseline.bin").open("wb") as out:
         while chunk := response.read(MIB):
@@ -59,13 +69,23 @@ def child_baseline(url: str, dest: Path) -> dict[str, float]:
             md5.update(chunk)
             out.write(chunk)
             size += len(chunk)
-    wall = time.perf_counter() - start
-    return {"wall_s": wall, "size": size, "sha256": sha256.hexdigest(), **_rss()}
+    return _measured(start, cpu, size, sha256.hexdigest())
 
 
-def _rss() -> dict[str, float]:
-    # ru_maxrss is in KiB on Linux.
-    return {"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _measured(start: float, cpu: float, size: int, sha256: str) -> Measured:
+    return {
+        "wall_s": time.perf_counter() - start,
+        "cpu_s": _cpu() - cpu,
+        # ru_maxrss is in KiB on Linux.
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "size": size,
+        "sha256": sha256,
+    }
 
 
 def make_file(path: Path, size_mib: int) -> None:
@@ -75,7 +95,7 @@ def make_file(path: Path, size_mib: int) -> None:
             out.write(os.urandom(MIB))
 
 
-def run_child(kind: str, url: str, dest: Path) -> dict[str, float]:
+def run_child(kind: str, url: str, dest: Path) -> Measured:
     """Run one download in a fresh interpreter and return what it measured."""
     out = subprocess.run(
         [sys.executable, __file__, "--child", kind, url, str(dest)],
@@ -84,7 +104,8 @@ def run_child(kind: str, url: str, dest: Path) -> dict[str, float]:
         text=True,
     ).stdout
     shutil.rmtree(dest, ignore_errors=True)
-    return json.loads(out.strip().splitlines()[-1])
+    measured: Measured = json.loads(out.strip().splitlines()[-1])
+    return measured
 
 
 def main() -> None:
@@ -115,7 +136,7 @@ def main() -> None:
                 make_file(source, size_mib)
                 expected = _sha256_of(source)
                 url = server.route(f"/source-{size_mib}.bin", ServeFile(source))
-                results: dict[str, list[dict[str, float]]] = {"baseline": [], "fetch": []}
+                results: dict[str, list[Measured]] = {"baseline": [], "fetch": []}
                 for _ in range(args.runs):
                     for kind in results:  # interleaved, so drift hits both alike
                         result = run_child(kind, url, work / "dest")
@@ -137,10 +158,11 @@ def _sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _print_table(rows: list[tuple[int, dict[str, list[dict[str, float]]]]], runs: int) -> None:
-    print(f"median of {runs} runs; each run in a fresh subprocess; server: 127.0.0.1 sendfile")
+def _print_table(rows: list[tuple[int, dict[str, list[Measured]]]], runs: int) -> None:
+    print(f"median of {runs} runs (peak RSS: max), each in a fresh subprocess; loopback sendfile")
     header = (
-        f"{'size':>9} {'variant':<26} {'wall s':>8} {'MiB/s':>8} {'vs base':>8} {'peak RSS':>10}"
+        f"{'size':>9} {'variant':<26} {'wall s':>8} {'MiB/s':>8} {'vs base':>8} "
+        f"{'CPU s':>7} {'peak RSS':>10}"
     )
     print(header)
     print("-" * len(header))
@@ -149,10 +171,11 @@ def _print_table(rows: list[tuple[int, dict[str, list[dict[str, float]]]]], runs
         base = statistics.median(r["wall_s"] for r in results["baseline"])
         for kind, measured in results.items():
             wall = statistics.median(r["wall_s"] for r in measured)
+            cpu = statistics.median(r["cpu_s"] for r in measured)
             rss = max(r["peak_rss_mib"] for r in measured)
             print(
                 f"{size_mib:>5} MiB {names[kind]:<26} {wall:>8.2f} {size_mib / wall:>8.0f} "
-                f"{wall / base:>7.2f}x {rss:>6.0f} MiB"
+                f"{wall / base:>7.2f}x {cpu:>7.2f} {rss:>6.0f} MiB"
             )
         spread = ", ".join(f"{r['wall_s']:.2f}" for r in results["fetch"])
         print(f"{'':>9} fetch_source runs: {spread}")

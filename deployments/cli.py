@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,9 +15,13 @@ from deployments.render import render_tree
 from flows.ingest import ingest_asset
 from flows.requests import AssetRequest
 from models.db import make_engine, new_session
+from models.fingerprints import SqlFingerprintIndex
+from models.similarity import similar_to_asset
 from models.migrate import upgrade_database
 from models.queries import list_assets, load_asset_graph
 from models.tables import JobStatus
+from tasks.audio.matching import match_clip
+from tasks.images.hashes import PHASH_MAX_DISTANCE
 
 app = typer.Typer(help="Self-hosted media ingestion: fetch, store, probe, derive, record.")
 db_app = typer.Typer(help="The asset store's schema.")
@@ -84,6 +89,41 @@ def list_command(
             typer.echo(
                 f"{asset.id}  {asset.status:<10} {asset.kind:<8} {project_name}/{asset.identifier}"
             )
+
+
+@app.command()
+def similar(
+    asset_id: Annotated[uuid.UUID, typer.Argument(help="An image asset's id")],
+    max_distance: Annotated[
+        int, typer.Option(min=0, max=64, help="Most bits the phashes may differ by")
+    ] = PHASH_MAX_DISTANCE,
+) -> None:
+    """List the images that look like this one, nearest first."""
+    engine = make_engine(Settings().database_url)
+    with new_session(engine) as session:
+        found = similar_to_asset(session=session, asset_id=asset_id, max_distance=max_distance)
+    if not found:
+        typer.echo("no similar images")
+    for other in found:
+        typer.echo(f"{other.asset_id}  {other.distance:2d} bits")
+
+
+@app.command()
+def match(
+    clip: Annotated[
+        Path, typer.Argument(help="An audio or video clip", exists=True, dir_okay=False)
+    ],
+    top: Annotated[int, typer.Option(min=1, help="How many assets to list")] = 5,
+) -> None:
+    """Find the assets a clip was cut from, with the offset in seconds and a score."""
+    engine = make_engine(Settings().database_url)
+    with new_session(engine) as session:
+        matches = match_clip(clip, index=SqlFingerprintIndex(session), top=top)
+    if not matches:
+        typer.echo("no match")
+        raise typer.Exit(code=1)
+    for found in matches:
+        typer.echo(f"{found.asset_id}  at {found.offset_s:8.2f} s  score {found.score:.3f}")
 
 
 def show_graph(settings: Settings, asset_id: uuid.UUID) -> None:

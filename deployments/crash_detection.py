@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from prefect.automations import Automation
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import StateType
 from prefect.events.actions import ChangeFlowRunState
-from prefect.events.schemas.automations import EventTrigger, Posture
+from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
 
 # Seconds between a flow run's heartbeats: Prefect's minimum (it defaults to 180).
@@ -25,9 +24,9 @@ HEARTBEAT_S = 30
 AUTOMATION_NAME = "assetflow: crash silent flow runs"
 
 
-def crash_detection(silent_s: float) -> Automation:
+def crash_detection(silent_s: float) -> AutomationCore:
     """Build the automation that marks a run Crashed after ``silent_s`` without events."""
-    return Automation(
+    return AutomationCore(
         name=AUTOMATION_NAME,
         description="Marks a flow run Crashed when its heartbeats stop (its process died).",
         trigger=EventTrigger(

@@ -15,8 +15,10 @@ from pydantic import BaseModel, Field
 
 from flows.derivation import DeriveContext
 from flows.derive_audio import audio_step
+from flows.derive_image import image_step
 from models.tables import AssetKind
 from tasks.audio.derive import AudioOptions
+from tasks.images.process import ImageOptions
 
 StepName = Literal["image", "video", "audio"]
 
@@ -24,9 +26,10 @@ StepName = Literal["image", "video", "audio"]
 class RecipeOptions(BaseModel):
     """Which steps run for each kind, and the options of each step."""
 
-    image: list[StepName] = Field(default_factory=list, description="Steps for images")
+    image: list[StepName] = Field(default=["image"], description="Steps for images")
     video: list[StepName] = Field(default=["audio"], description="Steps for videos")
     audio: list[StepName] = Field(default=["audio"], description="Steps for audio")
+    image_options: ImageOptions = Field(default_factory=ImageOptions)
     audio_options: AudioOptions = Field(default_factory=AudioOptions)
 
     def steps_for(self, kind: AssetKind) -> list[StepName]:
@@ -41,7 +44,9 @@ class RecipeOptions(BaseModel):
 def run_recipe(context: DeriveContext, recipe: RecipeOptions) -> None:
     """Run every step of the recipe for the asset's kind, in order."""
     for step in recipe.steps_for(context.kind):
-        if step == "audio":
+        if step == "image":
+            image_step(context, recipe.image_options)
+        elif step == "audio":
             audio_step(context, recipe.audio_options)
         else:
             raise NotImplementedError(f"recipe step {step!r} is not available yet")

@@ -258,6 +258,44 @@ def remove_format(*, session: Session, asset: Asset, name: str) -> None:
     session.flush()
 
 
+def remove_formats_named_like(*, session: Session, asset: Asset, prefix: str) -> None:
+    """Delete every format of the asset whose name starts with ``prefix`` (e.g. ``SIZE_``)."""
+    names = session.exec(
+        select(Format.name).where(
+            Format.asset_id == asset.id, col(Format.name).startswith(prefix, autoescape=True)
+        )
+    ).all()
+    for name in names:
+        remove_format(session=session, asset=asset, name=name)
+
+
+def describe_format(
+    *,
+    session: Session,
+    asset_id: uuid.UUID,
+    name: str,
+    technical: dict[str, Any],
+    width: int | None = None,
+    height: int | None = None,
+    duration_s: float | None = None,
+) -> None:
+    """Add probed technical metadata to a recorded format and its files' dimensions."""
+    fmt = find_format(session=session, asset_id=asset_id, name=name)
+    if fmt is None:
+        raise LookupError(f"asset {asset_id} has no {name} format to describe")
+    fmt.technical = {**fmt.technical, **technical}
+    session.add(fmt)
+    files = session.exec(
+        select(File)
+        .join(FileSet, col(FileSet.id) == col(File.file_set_id))
+        .where(FileSet.format_id == fmt.id)
+    ).all()
+    for file in files:
+        file.width, file.height, file.duration_s = width, height, duration_s
+        file.technical = {**file.technical, **technical}
+        session.add(file)
+
+
 def find_format(*, session: Session, asset_id: uuid.UUID, name: str) -> Format | None:
     """Return the asset's format of this name, if recorded."""
     statement = select(Format).where(Format.asset_id == asset_id, Format.name == name)

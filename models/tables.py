@@ -92,9 +92,12 @@ AUDIO_FRAGMENT = "AUDIO_FRAGMENT"
 WAVEFORM = "WAVEFORM"
 
 
+SIZE_PREFIX = "SIZE_"
+
+
 def size_format(edge: int) -> str:
     """Name the format of an image size by its longest edge."""
-    return f"SIZE_{edge}"
+    return f"{SIZE_PREFIX}{edge}"
 
 
 # Table of projects: the top of the graph; identifiers are unique within one.

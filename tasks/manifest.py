@@ -120,7 +120,7 @@ class _ChunkReader(io.RawIOBase):
     def __init__(self, chunks: Iterator[bytes]) -> None:
         super().__init__()
         self._chunks = chunks
-        self._pending = b""
+        self._pending = memoryview(b"")
 
     def readable(self) -> bool:
         return True
@@ -130,10 +130,10 @@ class _ChunkReader(io.RawIOBase):
             chunk = next(self._chunks, None)
             if chunk is None:
                 return 0
-            self._pending = chunk
+            self._pending = memoryview(chunk)
         count = min(len(buffer), len(self._pending))
         buffer[:count] = self._pending[:count]
-        self._pending = self._pending[count:]
+        self._pending = self._pending[count:]  # a view: the chunk is not copied
         return count
 
 
@@ -166,7 +166,7 @@ def _jsonl_entries(lines: Iterator[str], *, project: str, shown: str) -> Iterato
         try:
             values = json.loads(text)
         except json.JSONDecodeError as exc:
-            yield _failed(line, f"invalid JSON: {exc.msg} at column {exc.colno}")
+            yield _failed(line, f"invalid JSON ({exc.msg}, column {exc.colno})")
             continue
         if not isinstance(values, dict):
             yield _failed(line, f"expected a JSON object, got {type(values).__name__}")

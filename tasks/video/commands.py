@@ -81,10 +81,10 @@ def poster_chain(times: Sequence[float], size: tuple[int, int]) -> str:
     return f"select='{'+'.join(terms)}',scale={width}:{height},setsar=1"
 
 
-def filter_graph(*, proxy: str, sprites: str, posters: str) -> str:
-    """Split the first video stream into the three chains, labelled for -map."""
+def filter_graph(*, video_index: int, proxy: str, sprites: str, posters: str) -> str:
+    """Split the video stream into the three chains, labelled for -map."""
     return (
-        "[0:v:0]split=3[proxy_in][sprite_in][poster_in];"
+        f"[0:{video_index}]split=3[proxy_in][sprite_in][poster_in];"
         f"[proxy_in]{proxy}[proxy];"
         f"[sprite_in]{sprites}[sprites];"
         f"[poster_in]{posters}[posters]"
@@ -131,8 +131,11 @@ def derive_command(
     work_dir: Path,
 ) -> list[str]:
     """Return the full ffmpeg argument list writing proxy, sheets and posters into work_dir."""
+    if probe.video is None:
+        raise ValueError("the source has no video stream to derive from")
     size = proxy_size(probe, options.profile)
     graph = filter_graph(
+        video_index=probe.video.index,
         proxy=proxy_chain(size),
         sprites=sprite_chain(plan, probe.duration_s),
         posters=poster_chain(poster_times(probe.duration_s, options.poster_positions), size),

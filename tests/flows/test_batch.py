@@ -80,16 +80,22 @@ def _latest_artifact_rows() -> list[dict[str, object]]:
     return json.loads(data) if isinstance(data, str) else data  # type: ignore[return-value]
 
 
-@pytest.mark.parametrize("write", [_write_csv, _write_jsonl], ids=["csv", "jsonl"])
+# Data row 3 is broken: line 4 of the CSV (after its header), line 3 of the JSON Lines.
+@pytest.mark.parametrize(
+    ("write", "broken_line"), [(_write_csv, 4), (_write_jsonl, 3)], ids=["csv", "jsonl"]
+)
 def test_a_manifest_ingests_new_items_skips_known_ones_and_reports_bad_lines(
     write: object,
+    broken_line: int,
     pipeline_settings: Settings,
     session: Session,
     http_server: LocalHTTPServer,
     media_root: Path,
     tmp_path: Path,
 ) -> None:
-    good = [_serve(http_server, tmp_path, f"doc{i}.txt", f"document {i}\n".encode()) for i in range(3)]
+    good = [
+        _serve(http_server, tmp_path, f"doc{i}.txt", f"document {i}\n".encode()) for i in range(3)
+    ]
     missing = http_server.route(f"/{uuid.uuid4().hex}/gone.txt", Status(404))
     known = _serve(http_server, tmp_path, "known.txt", b"ingested before the batch\n")
     before = ingest_asset(AssetRequest(source=known, project="press", identifier="known-1"))
@@ -101,7 +107,6 @@ def test_a_manifest_ingests_new_items_skips_known_ones_and_reports_bad_lines(
         {"source": known, "project": "press", "identifier": "known-1", "title": "", "tags": ""},
         {"source": good[2], "project": "", "identifier": "", "title": "", "tags": ""},
     ]
-    # Data row 3 is broken: it sits on line 4 of both files (the CSV's header is line 1).
     manifest = write(media_root / "batch.manifest", items, broken_at=3)  # type: ignore[operator]
 
     state = batch_ingest(str(manifest), concurrency=2, return_state=True)
@@ -115,12 +120,19 @@ def test_a_manifest_ingests_new_items_skips_known_ones_and_reports_bad_lines(
     assert by_identifier["gone"].status == ItemStatus.FAILED
     assert "404" in str(by_identifier["gone"].error)
     unreadable = by_identifier[None]
-    assert unreadable.status == ItemStatus.FAILED and str(unreadable.error).startswith("line 4: ")
+    assert unreadable.status == ItemStatus.FAILED and str(unreadable.error).startswith(
+        f"line {broken_line}: "
+    )
     assert by_identifier[good[2]].status == ItemStatus.COMPLETED  # identifier = the source
 
     press = session.execute(select(Project).where(Project.name == "press")).scalar_one()
     a = session.get_one(Asset, by_identifier["a"].asset_id)
-    assert (a.status, a.title, a.tags, a.project_id) == (AssetStatus.READY, "A", ["x", "y"], press.id)
+    assert (a.status, a.title, a.tags, a.project_id) == (
+        AssetStatus.READY,
+        "A",
+        ["x", "y"],
+        press.id,
+    )
     assert _count(session, Asset, Asset.status == AssetStatus.READY) == 4
     assert _count(session, Asset, Asset.status == AssetStatus.FAILED) == 1
     default_asset = session.get_one(Asset, by_identifier[good[2]].asset_id)

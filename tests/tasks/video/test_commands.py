@@ -105,7 +105,7 @@ def test_one_decode_feeds_proxy_sprites_and_posters() -> None:
     graph = value_after(cmd, "-filter_complex")
 
     assert cmd.count("-i") == 1
-    assert graph.startswith("[0:v:0]split=3[proxy_in][sprite_in][poster_in];")
+    assert graph.startswith("[0:0]split=3[proxy_in][sprite_in][poster_in];")
     assert "fps=1000/500,trim=end_frame=20,scale=160:90,setsar=1,tile=10x2[sprites]" in graph
     assert cmd[-1] == "/w/poster_%02d.jpg"
     assert "/w/sheet_%03d.jpg" in cmd
@@ -121,3 +121,22 @@ def test_poster_candidates_are_spread_over_the_duration() -> None:
         "select='isnan(prev_selected_t)+gte(t,2)*lt(prev_selected_t,2)"
         "+gte(t,5.5)*lt(prev_selected_t,5.5)',scale=640:360,setsar=1"
     )
+
+
+def test_streams_are_mapped_by_their_probed_index() -> None:
+    probe = MediaProbe(
+        "matroska",
+        duration_s=4.0,
+        size_bytes=1,
+        bit_rate=1,
+        streams=(
+            StreamInfo(index=0, kind="video", codec="mjpeg", width=600, height=600, cover_art=True),
+            StreamInfo(index=1, kind="audio", codec="flac", channels=2),
+            StreamInfo(index=2, kind="video", codec="vp9", width=1280, height=720),
+        ),
+    )
+
+    cmd = command_for(probe)
+
+    assert value_after(cmd, "-filter_complex").startswith("[0:2]split=3")
+    assert "0:1" in cmd

@@ -1,0 +1,72 @@
+"""The image step: sizes, perceptual hashes, placeholder, near-duplicate links."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+
+from flows.derivation import DeriveContext, already_derived, recipe_key
+from flows.retry_policy import retrying
+from flows.steps import store_files_step
+from models import graph
+from models.db import new_session
+from models.similarity import link_near_duplicates, record_image_hashes
+from models.tables import ORIGINAL, SIZE_PREFIX, Asset, size_format
+from tasks.images.process import ImageOptions, ImageResult, process_image
+
+
+@task(name="derive-image", **retrying())
+def derive_image_task(context: DeriveContext, options: ImageOptions) -> ImageResult:
+    """Decode the original once and write its sizes, hashes and placeholder."""
+    return process_image(context.original, out_dir=context.work_dir / "image", options=options)
+
+
+def image_step(context: DeriveContext, options: ImageOptions) -> None:
+    """Derive and record an image's sizes, hashes, placeholder and near duplicates."""
+    logger = get_run_logger()
+    key = recipe_key("image", options, context.original_sha256)
+    if already_derived(context, key):
+        logger.info("image derivatives are current; skipping")
+        return
+    result = derive_image_task(context, options)
+    stored = store_files_step(
+        [(rendition.path, rendition.content_type) for rendition in result.renditions],
+        settings=context.settings,
+    )
+    with new_session(context.engine) as session:
+        asset = session.get_one(Asset, context.asset_id)
+        graph.describe_format(
+            session=session,
+            asset_id=asset.id,
+            name=ORIGINAL,
+            technical=result.as_metadata(),
+            width=result.probe.width,
+            height=result.probe.height,
+        )
+        graph.remove_formats_named_like(session=session, asset=asset, prefix=SIZE_PREFIX)
+        for rendition, file in zip(result.renditions, stored, strict=True):
+            graph.record_format(
+                session=session,
+                asset=asset,
+                name=size_format(rendition.edge),
+                recipe_key=key,
+                technical={"width": rendition.width, "height": rendition.height},
+                files=[
+                    graph.NewFile(
+                        name=rendition.path.name,
+                        stored=file,
+                        width=rendition.width,
+                        height=rendition.height,
+                    )
+                ],
+            )
+        record_image_hashes(
+            session=session, asset_id=asset.id, phash=result.phash, dhash=result.dhash
+        )
+        graph.update_asset(session=session, asset=asset, placeholder=result.blurhash)
+        duplicates = link_near_duplicates(session=session, asset_id=asset.id)
+        session.commit()
+    if duplicates:
+        logger.info(
+            "likely near duplicate of %s",
+            ", ".join(f"{d.asset_id} ({d.distance} bits)" for d in duplicates),
+        )
