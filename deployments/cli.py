@@ -16,9 +16,9 @@ from flows.ingest import ingest_asset
 from flows.requests import AssetRequest
 from models.db import make_engine, new_session
 from models.fingerprints import SqlFingerprintIndex
-from models.similarity import similar_to_asset
 from models.migrate import upgrade_database
 from models.queries import list_assets, load_asset_graph
+from models.similarity import similar_to_asset
 from models.tables import JobStatus
 from tasks.audio.matching import match_clip
 from tasks.images.hashes import PHASH_MAX_DISTANCE
