@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger
-from prefect.runtime import flow_run
 from sqlalchemy import Engine
 
 from core.errors import IdentifierConflict, IngestError
 from core.redact import redact_source
 from core.settings import Settings
 from flows.derivation import DeriveContext
+from flows.jobs import current_flow_run_id, fail_job, finish_job
 from flows.recipes import RecipeOptions, run_recipe
 from flows.requests import AssetRequest
 from flows.steps import fetch_step, store_step
@@ -65,18 +65,18 @@ def ingest_one(
         # Nothing new is written but the submitted job's outcome.
         logger.warning("not ingesting %s: %s", redact_source(request.source), exc)
         if job_id is not None:
-            _fail_job(engine, job_id, str(exc))
+            fail_job(engine, job_id, str(exc))
         return IngestOutcome(job_id, None, JobStatus.FAILED, str(exc), exc.existing_id)
     try:
         _ingest(engine, settings, asset, source=request.source, recipe=recipe or RecipeOptions())
     except IngestError as exc:
         logger.error("ingest of %s failed: %s", asset.source, exc)
-        _finish(engine, job.id, asset.id, error=str(exc))
+        finish_job(engine, job.id, asset.id, error=str(exc))
         return IngestOutcome(job.id, asset.id, JobStatus.FAILED, str(exc))
     except BaseException as exc:
-        _finish(engine, job.id, asset.id, error=f"internal error: {type(exc).__name__}: {exc}")
+        finish_job(engine, job.id, asset.id, error=f"internal error: {type(exc).__name__}: {exc}")
         raise
-    _finish(engine, job.id, asset.id, error=None)
+    finish_job(engine, job.id, asset.id, error=None)
     logger.info("ingested %s as asset %s", asset.source, asset.id)
     return IngestOutcome(job.id, asset.id, JobStatus.COMPLETED)
 
@@ -155,7 +155,7 @@ def _open_ingest(
             job=job,
             status=JobStatus.RUNNING,
             asset_id=asset.id,
-            flow_run_id=_current_flow_run_id(),
+            flow_run_id=current_flow_run_id(),
         )
         graph.update_asset(session=session, asset=asset, status=AssetStatus.PROCESSING)
         session.commit()
@@ -185,31 +185,3 @@ def _record_original(
             original_filename=fetched.filename,
         )
         session.commit()
-
-
-def _finish(engine: Engine, job_id: uuid.UUID, asset_id: uuid.UUID, *, error: str | None) -> None:
-    """End the job and the asset: ready and processed, or failed with the error."""
-    with new_session(engine) as session:
-        asset = session.get_one(Asset, asset_id)
-        job = session.get_one(IngestJob, job_id)
-        if error is None:
-            graph.update_asset(
-                session=session, asset=asset, status=AssetStatus.READY, processed=True, error=None
-            )
-            graph.update_job(session=session, job=job, status=JobStatus.COMPLETED, progress=100)
-        else:
-            graph.update_asset(session=session, asset=asset, status=AssetStatus.FAILED, error=error)
-            graph.update_job(session=session, job=job, status=JobStatus.FAILED, error=error)
-        session.commit()
-
-
-def _fail_job(engine: Engine, job_id: uuid.UUID, error: str) -> None:
-    with new_session(engine) as session:
-        job = session.get_one(IngestJob, job_id)
-        graph.update_job(session=session, job=job, status=JobStatus.FAILED, error=error)
-        session.commit()
-
-
-def _current_flow_run_id() -> uuid.UUID | None:
-    run_id = flow_run.get_id()
-    return uuid.UUID(run_id) if run_id else None
