@@ -10,8 +10,8 @@ transient and permanent (see ``is_transient``), never by catching ``Exception``.
     │   ├── SourceUnavailable   connect error, timeout, 5xx, 408, 429, truncated body
     │   └── StorageUnavailable  the object store or database could not be reached
     └── PermanentError          retrying cannot help; the message says what to fix
-        ├── InvalidSource       malformed URL, unsupported scheme, path outside the roots
-        ├── ForbiddenSource     private/reserved address, 401/403
+        ├── InvalidSource       malformed URL, unsupported scheme, too many redirects
+        ├── ForbiddenSource     private/reserved address, path outside the roots, 401/403
         ├── SourceNotFound      404/410, missing file or object
         ├── SourceTooLarge      larger than the configured maximum
         ├── EmptySource         zero bytes

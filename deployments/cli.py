@@ -136,6 +136,7 @@ def show_graph(settings: Settings, asset_id: uuid.UUID) -> None:
             raise typer.Exit(code=1)
         typer.echo(render_tree(graph))
 
+
 from deployments.batch_cli import batch  # noqa: E402
 
 app.command()(batch)

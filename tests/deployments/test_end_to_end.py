@@ -138,7 +138,9 @@ def test_the_scheduled_batch_ingests_a_drop_folder_object(
         ).scalar_one_or_none()
 
     try:
-        asset = wait_until(ingested, timeout_s=RUN_TIMEOUT_S, what="the scheduled batch")
+        asset = wait_until(
+            ingested, timeout_s=RUN_TIMEOUT_S, what=f"the scheduled batch\n{service.log()}"
+        )
     finally:
         with get_client(sync_client=True) as client:
             for schedule_row in created:

@@ -1,14 +1,14 @@
-"""The batch flow end to end: manifests served or written by the tests, the S3 server, each database."""
+"""The batch flow end to end: served or written manifests, the S3 server, each database."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -142,3 +142,157 @@ def test_a_manifest_ingests_new_items_skips_known_ones_and_reports_bad_lines(
     assert [(row["identifier"], row["status"]) for row in rows] == [
         (row.identifier, str(row.status)) for row in summary.rows
     ]
+
+
+def test_an_s3_drop_folder_is_ingested_and_a_second_run_skips_it_all(
+    pipeline_settings: Settings, session: Session, s3_server: S3Server, s3_bucket: str
+) -> None:
+    client = s3_server.client()
+    for key in ("drop/a.txt", "drop/b.txt", "drop/sub/c.txt"):
+        body = f"dropped {key}\n".encode()
+        client.put_object(s3_bucket, key, io.BytesIO(body), len(body))
+    folder = f"s3://{s3_bucket}/drop/"
+
+    first = batch_ingest(folder, project="inbox")
+    again = batch_ingest(folder, project="inbox")
+
+    assert (first.completed, first.failed, first.skipped) == (3, 0, 0)
+    assert (again.completed, again.failed, again.skipped) == (0, 0, 3)
+    identifiers = session.execute(select(Asset.identifier, Asset.status)).all()
+    assert sorted(identifiers) == [
+        ("drop/a.txt", AssetStatus.READY),
+        ("drop/b.txt", AssetStatus.READY),
+        ("drop/sub/c.txt", AssetStatus.READY),
+    ]
+    assert {row.asset_id for row in again.rows} == {row.asset_id for row in first.rows}
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_two_hundred_items_at_concurrency_eight_leave_no_duplicate_blob(
+    pipeline_settings: Settings,
+    session: Session,
+    http_server: LocalHTTPServer,
+    s3_server: S3Server,
+    s3_bucket: str,
+    media_root: Path,
+    tmp_path: Path,
+) -> None:
+    count, distinct = 200, 150  # items 150..199 repeat the bytes of items 0..49
+    lines = []
+    for i in range(count):
+        url = _serve(http_server, tmp_path, f"n{i}.txt", f"note {i % distinct}\n".encode())
+        lines.append(json.dumps({"source": url, "identifier": f"note-{i}"}))
+    manifest = media_root / "many.jsonl"
+    manifest.write_text("\n".join(lines) + "\n")
+
+    started = time.monotonic()
+    summary = batch_ingest(str(manifest), concurrency=8)
+    elapsed = time.monotonic() - started
+
+    assert (summary.completed, summary.failed, summary.skipped) == (count, 0, 0), [
+        row.error for row in summary.rows if row.error
+    ]
+    assert _count(session, Asset, Asset.status == AssetStatus.READY) == count
+    assert _count(session, File) == count
+    assert _count(session, Blob) == distinct
+    assert len(list(s3_server.client().list_objects(s3_bucket, recursive=True))) == distinct
+    print(f"200 items at concurrency 8: {elapsed:.1f} s, {1000 * elapsed / count:.0f} ms per item")
+
+
+def _wait_until(condition: Callable[[], bool], *, timeout_s: float, what: str) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_an_s3_outage_mid_batch_fails_items_clearly_and_a_rerun_completes_them(
+    pipeline_settings: Settings,
+    session: Session,
+    http_server: LocalHTTPServer,
+    s3_server: S3Server,
+    s3_bucket: str,
+    media_root: Path,
+    tmp_path: Path,
+) -> None:
+    count, before_outage = 12, 3
+    lines = [
+        json.dumps({"source": _serve(http_server, tmp_path, f"f{i}.txt", f"fault {i}\n".encode())})
+        for i in range(count)
+    ]
+    manifest = media_root / "fault.jsonl"
+    manifest.write_text("\n".join(lines) + "\n")
+    engine = make_engine(pipeline_settings.database_url)
+
+    def assets(status: AssetStatus) -> int:
+        with new_session(engine) as watch:
+            return _count(watch, Asset, Asset.status == status)
+
+    # The batch runs in a thread; this thread takes S3 down once a few items are in,
+    # and up again once an item has run out of retries. (weed dies with the thread
+    # that started it, so the test's own thread must be the one to restart it.)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch") as pool:
+        running = pool.submit(batch_ingest, str(manifest), concurrency=2)
+        try:
+            _wait_until(
+                lambda: assets(AssetStatus.READY) >= before_outage, timeout_s=120, what="items"
+            )
+            s3_server.stop()
+            _wait_until(lambda: assets(AssetStatus.FAILED) >= 1, timeout_s=120, what="a failure")
+        finally:
+            if s3_server.process is None:
+                s3_server.start()
+            engine.dispose()
+        first = running.result(timeout=300)
+
+    assert first.completed + first.failed == count and first.failed >= 1
+    for row in first.rows:
+        if row.status == ItemStatus.FAILED:
+            assert f"S3 at http://{s3_server.endpoint}/{s3_bucket}" in str(row.error), row.error
+    # No file row points at an object that is not there.
+    client = s3_server.client()
+    for key in session.execute(select(File.key)).scalars():
+        client.stat_object(s3_bucket, key)
+
+    again = batch_ingest(str(manifest), concurrency=2)
+
+    assert (again.completed, again.failed, again.skipped) == (first.failed, 0, first.completed)
+    assert _count(session, Asset, Asset.status == AssetStatus.READY) == count
+    assert _count(session, Asset) == count
+    assert _count(session, Blob) == count == _count(session, File)
+
+
+def test_items_fan_out_on_a_dask_cluster_when_one_is_configured(
+    pipeline_settings: Settings,
+    session: Session,
+    http_server: LocalHTTPServer,
+    media_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from distributed import Client, LocalCluster
+
+    lines = [
+        json.dumps({"source": _serve(http_server, tmp_path, f"d{i}.txt", f"dask {i}\n".encode())})
+        for i in range(4)
+    ]
+    manifest = media_root / "dask.jsonl"
+    manifest.write_text("\n".join(lines) + "\n")
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        monkeypatch.setenv("ASSETFLOW_DASK_ADDRESS", cluster.scheduler_address)
+        summary = batch_ingest(str(manifest))
+        ran_on_dask = sum(
+            1 for event in client.get_task_stream(start=0) if "ingest" in str(event["key"])
+        )
+
+    assert (summary.completed, summary.failed, summary.skipped) == (4, 0, 0)
+    assert ran_on_dask == 4
+    assert _count(session, Asset, Asset.status == AssetStatus.READY) == 4

@@ -27,7 +27,7 @@ def test_csv_rows_become_requests_with_their_fields_and_tags(
 ) -> None:
     text = (
         "\ufeffSource,Project,Identifier,Title,Description,Category,Tags\n"
-        "http://example.com/a.jpg,press,a-1,Sunrise,\"two\nlines\",photo,dawn; sky\n"
+        'http://example.com/a.jpg,press,a-1,Sunrise,"two\nlines",photo,dawn; sky\n'
         "\n"
         "http://example.com/b.jpg,,,,,,x|y|z\n"
     )
@@ -43,7 +43,11 @@ def test_csv_rows_become_requests_with_their_fields_and_tags(
         "a-1",
         "Sunrise",
     )
-    assert (first.description, first.category, first.tags) == ("two\nlines", "photo", ["dawn", "sky"])
+    assert (first.description, first.category, first.tags) == (
+        "two\nlines",
+        "photo",
+        ["dawn", "sky"],
+    )
     assert (second.project, second.identifier, second.title, second.tags) == (
         "archive",
         None,
@@ -72,7 +76,7 @@ def test_a_bad_csv_row_is_an_entry_with_its_line_and_reading_goes_on(
 def test_a_csv_without_a_source_column_is_refused_whole(
     tmp_path: Path, fetch_settings: Settings
 ) -> None:
-    with pytest.raises(InvalidSource, match="no 'source' column.*found: url, name"):
+    with pytest.raises(InvalidSource, match=r"no 'source' column.*found: url, name"):
         _read(tmp_path / "items.csv", "url,name\nhttp://x/1,one\n", fetch_settings)
 
 
@@ -133,7 +137,9 @@ def test_a_big_manifest_streams_in_bounded_memory(tmp_path: Path, fetch_settings
 
     tracemalloc.start()
     try:
-        seen = sum(1 for entry in read_manifest(str(path), settings=fetch_settings) if entry.request)
+        seen = sum(
+            1 for entry in read_manifest(str(path), settings=fetch_settings) if entry.request
+        )
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -1,0 +1,254 @@
+"""What orchestration costs per asset, and batch throughput on 1 vs 2 Dask workers.
+
+1. Overhead: ``--docs`` tiny text documents (no derivatives run for documents:
+   only fetch, store and record) through the in-process ``batch-ingest`` flow on
+   a temporary local Prefect server; objects on the filesystem, the asset store
+   on PostgreSQL (127.0.0.1:5432) when one answers, else SQLite. Reports
+   wall time / N at concurrency 1 and 8, with what parts cost alone: a Prefect
+   task run (a no-op task, same runner) and an engine opened per item.
+2. Throughput: ``--images`` distinct JPEG photos (real CPU work: four WebP
+   sizes, perceptual hashes, BlurHash) through the batch on a Dask LocalCluster
+   of 1, then 2 worker processes of one thread each (warmed up first); reports
+   the speed-up.
+
+Run: ``uv run python bench/bench_orchestration.py [--docs 200] [--images 16] [--repeat 2]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+# Before Prefect is imported: no analytics without network, and no log line per task run.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+PG = ("127.0.0.1", 5432)
+
+
+def _pg_answers() -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(PG) == 0
+
+
+@contextmanager
+def fresh_database(root: Path) -> Iterator[str]:
+    """Yield the URL of a new, migrated asset store (PostgreSQL if it answers, else SQLite)."""
+    from models.migrate import upgrade_database
+
+    if not _pg_answers():
+        url = f"sqlite:///{root / f'{uuid.uuid4().hex}.db'}"
+        upgrade_database(url)
+        yield url
+        return
+    import psycopg
+
+    name = f"assetflow_bench_{uuid.uuid4().hex[:12]}"
+    admin = {"host": PG[0], "port": PG[1], "user": "postgres", "dbname": "postgres"}
+    with psycopg.connect(**admin, autocommit=True) as conn:  # type: ignore[arg-type]
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@{PG[0]}:{PG[1]}/{name}"
+    try:
+        upgrade_database(url)
+        yield url
+    finally:
+        with psycopg.connect(**admin, autocommit=True) as conn:  # type: ignore[arg-type]
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def export(root: Path, database_url: str, dask_address: str | None = None) -> None:
+    """Point the flows' settings at a fresh object store under ``root`` and this database."""
+    objects = root / f"objects-{uuid.uuid4().hex[:8]}"
+    os.environ.update(
+        {
+            "ASSETFLOW_STORAGE_URL": f"file://{objects}",
+            "ASSETFLOW_DATABASE_URL": database_url,
+            "ASSETFLOW_LOCAL_ROOTS": str(root),
+            "ASSETFLOW_TEMP_DIR": str(root),
+        }
+    )
+    if dask_address is None:
+        os.environ.pop("ASSETFLOW_DASK_ADDRESS", None)
+    else:
+        os.environ["ASSETFLOW_DASK_ADDRESS"] = dask_address
+
+
+def write_manifest(path: Path, sources: list[Path]) -> Path:
+    path.write_text("".join(json.dumps({"source": str(s)}) + "\n" for s in sources))
+    return path
+
+
+def make_documents(directory: Path, count: int) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        path = directory / f"doc-{uuid.uuid4().hex}.txt"
+        path.write_text(f"document {i} {uuid.uuid4()}\n")
+        paths.append(path)
+    return paths
+
+
+def make_photos(directory: Path, count: int, *, size: tuple[int, int] = (2400, 1600)) -> list[Path]:
+    """Write distinct photo-like JPEGs: smooth random colour fields with grain."""
+    import numpy as np
+    from PIL import Image
+
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    paths = []
+    for _ in range(count):
+        coarse = Image.fromarray(rng.integers(0, 256, (12, 18, 3), dtype=np.uint8))
+        smooth = np.asarray(coarse.resize(size, Image.Resampling.BICUBIC), dtype=np.int16)
+        grain = rng.integers(-12, 13, smooth.shape, dtype=np.int16)
+        photo = Image.fromarray(np.clip(smooth + grain, 0, 255).astype(np.uint8))
+        path = directory / f"photo-{uuid.uuid4().hex}.jpg"
+        photo.save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def timed(run: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
+def run_batch(manifest: Path, concurrency: int) -> None:
+    from flows.batch import batch_ingest
+
+    summary = batch_ingest(str(manifest), concurrency=concurrency)
+    if summary.failed or summary.completed != summary.total:
+        errors = [row.error for row in summary.rows if row.error][:3]
+        raise SystemExit(f"batch did not complete every item: {summary.failed} failed {errors}")
+
+
+def noop_task_cost(count: int, concurrency: int) -> float:
+    """Seconds per no-op task run, ``count`` of them on a thread runner inside one flow."""
+    from prefect import flow, task
+    from prefect.cache_policies import NO_CACHE
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    @task(cache_policy=NO_CACHE)
+    def noop(i: int) -> int:
+        return i
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=concurrency))
+    def many() -> None:
+        noop.map(range(count)).result()
+
+    many()  # warm: flow registration, client, thread pool
+    started = time.perf_counter()
+    many()
+    return (time.perf_counter() - started) / count
+
+
+def engine_per_item_cost(database_url: str, count: int = 50) -> float:
+    """Seconds to open an engine, run one query and dispose of it (what ingest-item does)."""
+    from sqlalchemy import text
+
+    from models.db import make_engine
+
+    started = time.perf_counter()
+    for _ in range(count):
+        engine = make_engine(database_url)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    return (time.perf_counter() - started) / count
+
+
+def overhead(root: Path, docs: int, repeat: int) -> dict[str, object]:
+    """Part 1: wall time per asset of the batch on tiny documents."""
+    figures: dict[str, object] = {}
+    for concurrency in (1, 8):
+        per_asset = []
+        for _ in range(repeat):
+            with fresh_database(root) as url:
+                export(root, url)
+                sources = make_documents(root / f"docs-{uuid.uuid4().hex[:6]}", docs)
+                manifest = write_manifest(root / f"docs-{uuid.uuid4().hex[:6]}.jsonl", sources)
+                per_asset.append(timed(lambda m=manifest, c=concurrency: run_batch(m, c)) / docs)
+        figures[f"batch_ms_per_asset_c{concurrency}"] = round(
+            1000 * statistics.median(per_asset), 1
+        )
+    figures["prefect_noop_task_ms_c1"] = round(1000 * noop_task_cost(docs, 1), 1)
+    figures["prefect_noop_task_ms_c8"] = round(1000 * noop_task_cost(docs, 8), 1)
+    with fresh_database(root) as url:
+        figures["engine_per_item_ms"] = round(1000 * engine_per_item_cost(url), 2)
+        figures["database"] = url.split(":", 1)[0]
+    return figures
+
+
+def throughput(root: Path, images: int, repeat: int) -> dict[str, object]:
+    """Part 2: wall time of a batch of photos on 1 and on 2 Dask worker processes."""
+    from distributed import Client, LocalCluster
+
+    seconds: dict[int, float] = {}
+    for workers in (1, 2):
+        runs = []
+        with (
+            LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster,
+            Client(cluster),
+        ):
+            for _ in range(repeat):
+                with fresh_database(root) as url:
+                    export(root, url, dask_address=cluster.scheduler_address)
+                    # Warm every worker: imports, Prefect client, first connection.
+                    warm = make_photos(
+                        root / f"warm-{uuid.uuid4().hex[:6]}", 2 * workers, size=(320, 240)
+                    )
+                    run_batch(
+                        write_manifest(root / f"warm-{uuid.uuid4().hex[:6]}.jsonl", warm), workers
+                    )
+                    photos = make_photos(root / f"photos-{uuid.uuid4().hex[:6]}", images)
+                    manifest = write_manifest(root / f"photos-{uuid.uuid4().hex[:6]}.jsonl", photos)
+                    runs.append(timed(lambda m=manifest, w=workers: run_batch(m, 2 * w)))
+        seconds[workers] = statistics.median(runs)
+    return {
+        "images": images,
+        "seconds_1_worker": round(seconds[1], 2),
+        "seconds_2_workers": round(seconds[2], 2),
+        "speedup": round(seconds[1] / seconds[2], 2),
+        "cpus": os.cpu_count(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--docs", type=int, default=200)
+    parser.add_argument("--images", type=int, default=16)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--part", choices=["overhead", "throughput", "both"], default="both")
+    args = parser.parse_args()
+
+    from prefect.testing.utilities import prefect_test_harness
+
+    results: dict[str, object] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="assetflow-bench-") as tmp,
+        prefect_test_harness(server_startup_timeout=120),
+    ):
+        root = Path(tmp).resolve()
+        if args.part in ("overhead", "both"):
+            results["overhead"] = overhead(root, args.docs, args.repeat)
+            print(json.dumps({"overhead": results["overhead"]}), flush=True)
+        if args.part in ("throughput", "both"):
+            results["throughput"] = throughput(root, args.images, args.repeat)
+            print(json.dumps({"throughput": results["throughput"]}), flush=True)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
