@@ -4,7 +4,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 PACKAGES := core flows tasks storage models deployments
 
-.PHONY: demo test lint format bench setup
+.PHONY: demo test lint format bench setup stack stack-down
 
 setup:
 	@scripts/bootstrap.sh
@@ -27,3 +27,11 @@ format: setup
 
 bench: setup
 	uv run --frozen python -m bench.run_all
+
+# A Prefect server (on PostgreSQL when one answers on 127.0.0.1:5432), SeaweedFS S3
+# and a worker on the work pool; `stack-down` stops only what `stack` started.
+stack: setup
+	@deployments/stack.sh up
+
+stack-down:
+	@deployments/stack.sh down

@@ -198,7 +198,7 @@ def throughput(root: Path, images: int, repeat: int) -> dict[str, object]:
         runs = []
         with (
             LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
             ) as cluster,
             Client(cluster),
         ):

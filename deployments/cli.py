@@ -140,3 +140,10 @@ def show_graph(settings: Settings, asset_id: uuid.UUID) -> None:
 from deployments.batch_cli import batch  # noqa: E402
 
 app.command()(batch)
+
+from deployments.service_cli import deploy, job, serve_command, submit  # noqa: E402
+
+app.command("serve")(serve_command)
+app.command()(deploy)
+app.command()(submit)
+app.command()(job)

@@ -41,8 +41,10 @@ def crash_detection(silent_s: float) -> AutomationCore:
         ),
         actions=[
             ChangeFlowRunState(
+                name=None,
                 state=StateType.CRASHED,
                 message=f"no heartbeat for {silent_s:.0f} s: its process died",
+                force=False,
             )
         ],
     )

@@ -3,7 +3,7 @@
     ingest-asset/ingest-asset      one source: manual runs from the UI, submit_ingest()
     batch-ingest/batch-ingest      a manifest; on Settings.batch_schedule_cron when
                                    Settings.batch_manifest names one
-    reconcile-jobs/reconcile-jobs  every minute: jobs follow runs that died silently
+    reconcile-jobs/reconcile-jobs  every 5 minutes: jobs follow runs that died silently
 
 ``serve`` runs them all in this process (``assetflow serve``, the single-machine
 case). ``deploy_to_pool`` applies them to the process work pool
@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import prefect
 from prefect import Flow, get_client
@@ -34,7 +34,8 @@ from models.migrate import upgrade_database
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INGEST_DEPLOYMENT = "ingest-asset/ingest-asset"
-RECONCILE_EVERY = timedelta(minutes=1)
+# Jobs follow dead runs within this even when nobody polls them (get_job reconciles at once).
+RECONCILE_EVERY = timedelta(minutes=5)
 # Seconds between a serve process's polls for runs to start (Prefect's default is
 # 10): a submitted run starts within this.
 POLL_S = 2.0
@@ -48,6 +49,8 @@ class DeploymentSpec:
     name: str
     description: str
     schedules: list[Schedule] = field(default_factory=list)
+    # Runs of this deployment at once; None: unbounded.
+    concurrency_limit: int | None = None
     tags: list[str] = field(default_factory=lambda: ["assetflow"])
 
     def load(self) -> Flow[..., Any]:
@@ -82,6 +85,8 @@ def deployment_specs(settings: Settings) -> list[DeploymentSpec]:
             description="Ingest every item of a manifest (CSV, JSON Lines, or an S3 drop "
             "folder) that is not ingested yet.",
             schedules=schedules,
+            # A batch that outlasts its interval is not overtaken by the next one.
+            concurrency_limit=1,
         ),
         DeploymentSpec(
             entrypoint="flows.reconcile.reconcile_jobs_flow",
@@ -94,14 +99,19 @@ def deployment_specs(settings: Settings) -> list[DeploymentSpec]:
 
 def runner_deployments(settings: Settings) -> list[RunnerDeployment]:
     """Build the deployments for serving in this process."""
+    # to_deployment and from_source also return a coroutine when called from async code.
     return [
-        spec.load().to_deployment(
-            spec.name,
-            description=spec.description,
-            schedules=spec.schedules,
-            tags=spec.tags,
-            # Importable wherever the package is installed, whatever the working directory.
-            entrypoint_type=EntrypointType.MODULE_PATH,
+        cast(
+            RunnerDeployment,
+            spec.load().to_deployment(
+                spec.name,
+                description=spec.description,
+                schedules=spec.schedules,
+                concurrency_limit=spec.concurrency_limit,
+                tags=spec.tags,
+                # Importable wherever the package is installed, whatever the working directory.
+                entrypoint_type=EntrypointType.MODULE_PATH,
+            ),
         )
         for spec in deployment_specs(settings)
     ]
@@ -141,12 +151,15 @@ def deploy_to_pool(settings: Settings) -> list[uuid.UUID]:
     ids = []
     for spec in deployment_specs(settings):
         # A local source: the worker's pull step changes into this directory.
-        flow = Flow.from_source(source=PROJECT_ROOT, entrypoint=spec.file_entrypoint)
+        flow = cast(
+            Flow[..., Any], Flow.from_source(source=PROJECT_ROOT, entrypoint=spec.file_entrypoint)
+        )
         deployment_id = flow.deploy(
             spec.name,
             work_pool_name=settings.work_pool,
             description=spec.description,
             schedules=spec.schedules,
+            concurrency_limit=spec.concurrency_limit,
             tags=spec.tags,
             # The worker's flow processes beat often enough for crash detection.
             job_variables={"env": {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_S)}},

@@ -11,15 +11,18 @@ even a submission retried after a crash finds its run).
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import httpx
 from prefect import get_client
 from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from sqlalchemy import Engine
@@ -37,6 +40,8 @@ from models.tables import IngestJob, JobKind, JobStatus
 # Seconds between reads of a flow run's state while waiting for it to end.
 WAIT_POLL_S = 0.5
 DEFAULT_TIMEOUT_S = 3600.0
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -152,12 +157,16 @@ def _start_run(
 ) -> IngestJob:
     """Create the job's flow run (once, whatever the retries) and record it on the job."""
     try:
-        flow_run = run_deployment(
-            deployment,
-            parameters={"request": request.model_dump(mode="json"), "job_id": str(job.id)},
-            timeout=0,
-            idempotency_key=f"ingest-job-{job.id}",
-            as_subflow=False,
+        # A coroutine only when called from async code.
+        flow_run = cast(
+            FlowRun,
+            run_deployment(
+                deployment,
+                parameters={"request": request.model_dump(mode="json"), "job_id": str(job.id)},
+                timeout=0,
+                idempotency_key=f"ingest-job-{job.id}",
+                as_subflow=False,
+            ),
         )
     except ObjectNotFound as exc:
         raise PermanentError(
@@ -188,7 +197,8 @@ def _wait_for_run(client: SyncPrefectClient, job: IngestJob, timeout_s: float) -
 def _read_job(engine: Engine, client: SyncPrefectClient, job_id: uuid.UUID) -> JobView:
     try:
         reconcile_jobs(engine, client, job_ids=[job_id])
-    except httpx.HTTPError:
-        pass  # Prefect unreachable: the graph's word stands until the next read
+    except httpx.HTTPError as exc:
+        # Prefect unreachable: the graph's word stands until the next read.
+        logger.warning("could not check job %s against its flow run: %s", job_id, exc)
     with new_session(engine) as session:
         return JobView.of(session.get_one(IngestJob, job_id))

@@ -102,15 +102,21 @@ def reporting_rows(listener: RowListener) -> Iterator[None]:
 
 
 @task(name="ingest-item", task_run_name="item-{line}", cache_policy=NO_CACHE)
-def ingest_item(request: AssetRequest, *, line: int, settings: Settings) -> IngestOutcome:
-    """Ingest one manifest item start to end and report how it ended."""
-    # An engine per item: items may run in other processes (Dask), where the
-    # flow's engine cannot go; bench_orchestration.py measures what it costs.
-    engine = make_engine(settings.database_url)
-    try:
+def ingest_item(
+    request: AssetRequest, *, line: int, settings: Settings, engine: Engine | None = None
+) -> IngestOutcome:
+    """Ingest one manifest item start to end and report how it ended.
+
+    Items on threads share the flow's ``engine``; items in other processes
+    (Dask) get None and open their own, since an engine cannot travel.
+    """
+    if engine is not None:
         return ingest_one(request, job_id=None, settings=settings, engine=engine)
+    own = make_engine(settings.database_url)
+    try:
+        return ingest_one(request, job_id=None, settings=settings, engine=own)
     finally:
-        engine.dispose()
+        own.dispose()
 
 
 def task_runner_for(settings: Settings, concurrency: int) -> TaskRunner[Any]:
@@ -173,6 +179,8 @@ def _run_items(
 ) -> list[BatchRow]:
     """Submit the entries to be ingested, at most ``limit`` in flight, and collect their rows."""
     listener = _row_listener.get()
+    # Opening an engine per item costs a connection per item (bench_orchestration.py).
+    shared_engine = engine if isinstance(runner, ThreadPoolTaskRunner) else None
     rows: list[BatchRow] = []
     first_line: dict[tuple[str, str], int] = {}
     in_flight: dict[uuid.UUID, tuple[int, str]] = {}
@@ -212,9 +220,8 @@ def _run_items(
                 continue
             while len(in_flight) >= limit:
                 collect_one()
-            future = runner.submit(
-                ingest_item, {"request": request, "line": entry.line, "settings": settings}
-            )
+            parameters = {"request": request, "line": entry.line, "settings": settings}
+            future = runner.submit(ingest_item, parameters | {"engine": shared_engine})
             in_flight[future.task_run_id] = (entry.line, key[1])
             future.add_done_callback(finished.put)
     while in_flight:

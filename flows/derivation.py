@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 from sqlalchemy import Engine
 from sqlmodel import select
 
@@ -30,13 +30,13 @@ class DeriveContext:
     work_dir: Path
 
 
-def recipe_key(step: str, options: BaseModel, source_sha256: str) -> str:
+def recipe_key(step: str, options: object, source_sha256: str) -> str:
     """Digest the step, its options and the source content: what decides its output.
 
     A format recorded with this key was made by the same recipe from the same
     bytes, so a re-run may skip the step.
     """
-    recipe = {"step": step, "options": options.model_dump(mode="json"), "source": source_sha256}
+    recipe = {"step": step, "options": to_jsonable_python(options), "source": source_sha256}
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
 
 

@@ -3,7 +3,8 @@
 The ingest flow ends its job when it returns or raises. What it cannot record
 is its own crash or cancellation. Two mechanisms cover that:
 
-- ``job_follows_run``, a state hook on the flows: Prefect runs on_crashed in
+- ``job_follows_run``, the flows' on_crashed, on_failure and on_cancellation
+  hook (``@flow(on_crashed=[job_follows_run], ...)``): Prefect runs on_crashed in
   the runner or worker that saw the flow's process die, on_failure and
   on_cancellation in the flow's own process;
 - ``reconcile_jobs``, for runs whose hooks nobody could run (the worker itself
@@ -24,6 +25,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.logging.loggers import flow_run_logger
 from sqlalchemy import Engine, or_, select
+from sqlmodel import col
 
 from core.settings import Settings
 from models import graph
@@ -50,12 +52,12 @@ def fail_unfinished_jobs(
     A job belongs to the run by its ``flow_run_id`` or, before the run recorded
     itself on it, by ``job_id``. Finished jobs and ready assets are left alone.
     """
-    owned = IngestJob.flow_run_id == flow_run_id  # type: ignore[arg-type]
+    owned = col(IngestJob.flow_run_id) == flow_run_id
     if job_id is not None:
-        owned = or_(owned, IngestJob.id == job_id)  # type: ignore[arg-type]
+        owned = or_(owned, col(IngestJob.id) == job_id)
     with new_session(engine) as session:
         jobs = session.execute(
-            select(IngestJob).where(owned, IngestJob.status.in_(UNFINISHED_JOB))  # type: ignore[attr-defined]
+            select(IngestJob).where(owned, col(IngestJob.status).in_(UNFINISHED_JOB))
         ).scalars()
         failed = []
         for job in jobs:
@@ -100,14 +102,6 @@ def _job_id(parameters: Mapping[str, Any]) -> uuid.UUID | None:
     return uuid.UUID(str(value)) if value else None
 
 
-# The hooks every flow that owns jobs declares: @flow(**JOB_HOOKS).
-JOB_HOOKS = {
-    "on_crashed": [job_follows_run],
-    "on_failure": [job_follows_run],
-    "on_cancellation": [job_follows_run],
-}
-
-
 def reconcile_jobs(
     engine: Engine, client: SyncPrefectClient, *, job_ids: Iterable[uuid.UUID] | None = None
 ) -> list[uuid.UUID]:
@@ -116,12 +110,11 @@ def reconcile_jobs(
     ``job_ids`` limits the check to those jobs; by default every unfinished
     job with a flow run is checked.
     """
-    statement = select(IngestJob.id, IngestJob.flow_run_id).where(
-        IngestJob.status.in_(UNFINISHED_JOB),  # type: ignore[attr-defined]
-        IngestJob.flow_run_id.is_not(None),  # type: ignore[union-attr]
+    statement = select(col(IngestJob.id), col(IngestJob.flow_run_id)).where(
+        col(IngestJob.status).in_(UNFINISHED_JOB), col(IngestJob.flow_run_id).is_not(None)
     )
     if job_ids is not None:
-        statement = statement.where(IngestJob.id.in_(list(job_ids)))  # type: ignore[attr-defined]
+        statement = statement.where(col(IngestJob.id).in_(list(job_ids)))
     with new_session(engine) as session:
         owners = {run_id: job_id for job_id, run_id in session.execute(statement).all()}
     failed: list[uuid.UUID] = []

@@ -7,14 +7,19 @@ import uuid
 from prefect import flow
 
 from core.settings import Settings
-from flows.hooks import JOB_HOOKS
+from flows.hooks import job_follows_run
 from flows.pipeline import IngestOutcome, ingest_one
 from flows.recipes import RecipeOptions
 from flows.requests import AssetRequest
 from models.db import make_engine
 
 
-@flow(name="ingest-asset", **JOB_HOOKS)
+@flow(
+    name="ingest-asset",
+    on_crashed=[job_follows_run],
+    on_failure=[job_follows_run],
+    on_cancellation=[job_follows_run],
+)
 def ingest_asset(
     request: AssetRequest,
     job_id: uuid.UUID | None = None,

@@ -28,7 +28,7 @@ from models.db import new_session
 from models.tables import ORIGINAL, Asset, AssetStatus, IngestJob, JobKind, JobStatus
 from storage.stored import StoredObject
 from tasks.fetch import FetchedSource
-from tasks.sniff import Sniffed, sniff_file
+from tasks.sniff import Sniffed, check_declared_media, sniff_file
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,7 @@ def _ingest(
         work_dir = Path(work)
         fetched = fetch_step(source, dest_dir=work_dir, settings=settings)
         sniffed = sniff_file(fetched.path, declared_type=fetched.content_type)
+        check_declared_media(sniffed, declared_type=fetched.content_type, filename=fetched.filename)
         stored = store_step(fetched, content_type=sniffed.content_type, settings=settings)
         _record_original(engine, asset.id, fetched, sniffed, stored)
         run_recipe(

@@ -16,20 +16,25 @@ from pydantic import BaseModel, Field
 from flows.derivation import DeriveContext
 from flows.derive_audio import audio_step
 from flows.derive_image import image_step
+from flows.derive_video import probe_step, video_step
 from models.tables import AssetKind
 from tasks.audio.derive import AudioOptions
 from tasks.images.process import ImageOptions
+from tasks.video import VideoOptions
 
-StepName = Literal["image", "video", "audio"]
+StepName = Literal["probe", "image", "video", "audio"]
 
 
 class RecipeOptions(BaseModel):
     """Which steps run for each kind, and the options of each step."""
 
     image: list[StepName] = Field(default=["image"], description="Steps for images")
-    video: list[StepName] = Field(default=["audio"], description="Steps for videos")
-    audio: list[StepName] = Field(default=["audio"], description="Steps for audio")
+    video: list[StepName] = Field(
+        default=["probe", "video", "audio"], description="Steps for videos"
+    )
+    audio: list[StepName] = Field(default=["probe", "audio"], description="Steps for audio")
     image_options: ImageOptions = Field(default_factory=ImageOptions)
+    video_options: VideoOptions = Field(default_factory=VideoOptions)
     audio_options: AudioOptions = Field(default_factory=AudioOptions)
 
     def steps_for(self, kind: AssetKind) -> list[StepName]:
@@ -44,9 +49,11 @@ class RecipeOptions(BaseModel):
 def run_recipe(context: DeriveContext, recipe: RecipeOptions) -> None:
     """Run every step of the recipe for the asset's kind, in order."""
     for step in recipe.steps_for(context.kind):
-        if step == "image":
+        if step == "probe":
+            probe_step(context)
+        elif step == "image":
             image_step(context, recipe.image_options)
+        elif step == "video":
+            video_step(context, recipe.video_options)
         elif step == "audio":
             audio_step(context, recipe.audio_options)
-        else:
-            raise NotImplementedError(f"recipe step {step!r} is not available yet")

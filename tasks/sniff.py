@@ -8,9 +8,11 @@ an unknown binary) does a declared type break the tie, and then only towards
 
 from __future__ import annotations
 
+import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import UnsupportedMedia
 from models.tables import AssetKind
 
 # Enough for every signature below, including an MP4 'ftyp' box and an
@@ -57,6 +59,26 @@ def sniff_bytes(head: bytes, *, declared_type: str | None = None) -> Sniffed:
         text_type = declared if declared.startswith("text/") else "text/plain"
         return Sniffed(text_type, AssetKind.DOCUMENT)
     return Sniffed("application/octet-stream", AssetKind.OTHER)
+
+
+def check_declared_media(
+    sniffed: Sniffed, *, declared_type: str | None, filename: str | None
+) -> None:
+    """Refuse bytes that are not the media their header or name claims.
+
+    An HTML login or error page served as ``video/mp4`` (or named ``.mp4``) is
+    a failed download, not a document to keep: say so instead of storing it.
+    """
+    claimed = (declared_type or "").split(";")[0].strip().lower()
+    if not claimed.startswith(_MEDIA_MAJORS) and filename:
+        claimed = mimetypes.guess_type(filename)[0] or ""
+    if claimed.startswith(_MEDIA_MAJORS) and sniffed.kind not in _MEDIA_KINDS:
+        what = "an HTML page" if sniffed.content_type == "text/html" else sniffed.content_type
+        raise UnsupportedMedia(f"the source claims to be {claimed} but its bytes are {what}")
+
+
+_MEDIA_MAJORS = ("image/", "video/", "audio/")
+_MEDIA_KINDS = {AssetKind.IMAGE, AssetKind.VIDEO, AssetKind.AUDIO}
 
 
 def _kind_of(content_type: str) -> AssetKind:

@@ -14,12 +14,14 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from prefect import get_client
+from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from pydantic import SecretStr
 
@@ -34,6 +36,8 @@ POLL_S = 0.25
 # Crash detection in the service: runs silent this long are marked Crashed
 # (heartbeats come every 30 s, Prefect's minimum).
 CRASH_AFTER_SILENT_S = 40.0
+
+T = TypeVar("T")
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -50,9 +54,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def wait_until(condition: object, *, timeout_s: float, what: str) -> object:
+def wait_until(condition: Callable[[], T], *, timeout_s: float, what: str) -> T:
     """Poll ``condition()`` until it returns something truthy; fail after ``timeout_s``."""
-    assert callable(condition)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         result = condition()
@@ -92,7 +95,7 @@ class Service:
         with get_client(sync_client=True) as client:
             try:
                 deployment = client.read_deployment_by_name(INGEST_DEPLOYMENT)
-            except Exception:  # not created yet
+            except ObjectNotFound:  # not created yet
                 return False
         return deployment.last_polled is not None and deployment.last_polled >= started
 

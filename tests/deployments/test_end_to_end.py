@@ -10,7 +10,7 @@ import io
 import signal
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
@@ -33,7 +33,8 @@ from tests.deployments.conftest import CRASH_AFTER_SILENT_S, Service, wait_until
 from tests.fixtures.http_server import LocalHTTPServer, ServeFile, Stall
 from tests.fixtures.seaweed import S3Server
 
-RUN_TIMEOUT_S = 60.0
+# A flow run's process takes 5-30 s to start on this 2-core machine, depending on load.
+RUN_TIMEOUT_S = 120.0
 
 
 @pytest.fixture
@@ -71,7 +72,9 @@ def test_a_submitted_source_completes_and_is_recorded(
     tmp_path: Path,
 ) -> None:
     body = b"minutes of the meeting\n" * 300
-    url = http_server.route(f"/{uuid.uuid4().hex}/minutes.txt", ServeFile(_document(tmp_path, body)))
+    url = http_server.route(
+        f"/{uuid.uuid4().hex}/minutes.txt", ServeFile(_document(tmp_path, body))
+    )
 
     job = submit_ingest(url, project="e2e", title="Minutes", wait=True, timeout_s=RUN_TIMEOUT_S)
 
@@ -119,7 +122,10 @@ def test_the_scheduled_batch_ingests_a_drop_folder_object(
     # What a user does in the UI: give batch-ingest a schedule on the drop folder.
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name("batch-ingest/batch-ingest")
-        schedule = IntervalSchedule(interval=timedelta(seconds=5))
+        # One run due in a few seconds, the next an hour later: one batch in the test.
+        schedule = IntervalSchedule(
+            interval=timedelta(hours=1), anchor_date=datetime.now(UTC) + timedelta(seconds=3)
+        )
         created = client.create_deployment_schedules(
             deployment.id,
             [

@@ -97,8 +97,15 @@ def test_a_url_is_stored_by_content_and_recorded_as_a_complete_graph(
     job = session.get_one(IngestJob, outcome.job_id)
     assert (job.status, job.progress, job.asset_id) == (JobStatus.COMPLETED, 100, asset.id)
     assert job.flow_run_id is not None
-    events = session.execute(select(Event.type).where(Event.asset_id == asset.id)).scalars()
-    assert list(events)[0] == "asset.created"
+    events = session.execute(
+        select(Event.type).where(Event.asset_id == asset.id).order_by(Event.created_at)
+    ).scalars()
+    assert list(events) == [
+        "asset.created",
+        "asset.changed",  # processing
+        "asset.changed",  # kind, content type, filename of the original
+        "asset.changed",  # ready and processed
+    ]
 
 
 def test_the_same_bytes_twice_are_one_blob_uploaded_once(

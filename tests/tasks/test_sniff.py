@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from core.errors import UnsupportedMedia
 from models.tables import AssetKind
-from tasks.sniff import Sniffed, sniff_bytes, sniff_file
+from tasks.sniff import Sniffed, check_declared_media, sniff_bytes, sniff_file
 
 
 @pytest.mark.parametrize(
@@ -78,3 +79,19 @@ def test_pdf_is_a_document_and_unknown_bytes_are_other() -> None:
 def test_plain_text_keeps_a_declared_text_type_only() -> None:
     assert sniff_bytes(b"a,b\n1,2\n", declared_type="text/csv").content_type == "text/csv"
     assert sniff_bytes(b"hello", declared_type="image/png").content_type == "text/plain"
+
+
+@pytest.mark.parametrize(
+    ("declared", "filename"),
+    [("video/mp4", None), ("application/octet-stream", "clip.mp4"), (None, "photo.jpg")],
+)
+def test_html_claiming_to_be_media_is_refused(declared: str | None, filename: str | None) -> None:
+    html = sniff_bytes(b"<html><body>Please log in</body></html>")
+    with pytest.raises(UnsupportedMedia, match=r"claims to be .* but its bytes are an HTML page"):
+        check_declared_media(html, declared_type=declared, filename=filename)
+
+
+def test_a_real_document_under_its_own_type_is_kept() -> None:
+    pdf = sniff_bytes(b"%PDF-1.7\n")
+    check_declared_media(pdf, declared_type="application/pdf", filename="report.pdf")
+    check_declared_media(pdf, declared_type=None, filename=None)

@@ -1,0 +1,150 @@
+"""The probe and video steps: technical metadata, proxy, poster and keyframe map."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+from prefect.concurrency.sync import concurrency
+
+from flows.derivation import DeriveContext, already_derived, recipe_key
+from flows.retry_policy import retrying
+from flows.steps import store_files_step
+from models import graph
+from models.db import new_session
+from models.tables import KEYFRAMES, ORIGINAL, POSTER, PROXY, Asset
+from storage.stored import StoredObject
+from tasks.video import (
+    MediaProbe,
+    VideoDerivatives,
+    VideoOptions,
+    derive_video,
+    probe_media,
+    render_vtt,
+)
+from tasks.video.renditions import Rendition
+
+# The Prefect global concurrency limit transcodes hold a slot of, so a 2-core
+# worker runs one at a time however many ingests it takes (create it with
+# `prefect gcl create assetflow-transcode --limit 1`; without it, no limit).
+TRANSCODE_LIMIT = "assetflow-transcode"
+VTT_CONTENT_TYPE = "text/vtt"
+# Progress is logged at most this often (a fraction of the whole).
+PROGRESS_STEP = 0.1
+
+
+@task(name="probe-media", **retrying())
+def probe_task(context: DeriveContext) -> MediaProbe:
+    """Read the container and stream metadata of the original with ffprobe."""
+    return probe_media(context.original)
+
+
+def probe_step(context: DeriveContext) -> None:
+    """Record the original's container and stream metadata on its ORIGINAL format."""
+    probe = probe_task(context)
+    width, height = (probe.video.display_size if probe.video else None) or (None, None)
+    with new_session(context.engine) as session:
+        graph.describe_format(
+            session=session,
+            asset_id=context.asset_id,
+            name=ORIGINAL,
+            technical=probe.as_metadata(),
+            width=width,
+            height=height,
+            duration_s=probe.duration_s,
+        )
+        session.commit()
+
+
+@task(name="derive-video", **retrying())
+def derive_video_task(context: DeriveContext, options: VideoOptions) -> VideoDerivatives:
+    """Decode the original once into proxy, poster candidates and sprite sheets."""
+    logger = get_run_logger()
+    reported = [0.0]
+
+    def log_progress(fraction: float) -> None:
+        if fraction >= reported[0] + PROGRESS_STEP or fraction >= 1.0 > reported[0]:
+            reported[0] = fraction
+            logger.info("transcode %3.0f%%", fraction * 100)
+
+    probe = probe_media(context.original)
+    with concurrency(TRANSCODE_LIMIT, occupy=1):
+        return derive_video(
+            context.original,
+            out_dir=context.work_dir / "video",
+            probe=probe,
+            options=options,
+            on_progress=log_progress,
+        )
+
+
+def video_step(context: DeriveContext, options: VideoOptions) -> None:
+    """Derive and record a video's proxy, poster and keyframe map."""
+    key = recipe_key("video", options, context.original_sha256)
+    if already_derived(context, key):
+        get_run_logger().info("video derivatives are current; skipping")
+        return
+    derived = derive_video_task(context, options)
+    keyframes = derived.keyframes
+    proxy, poster, *sheets = store_files_step(
+        [
+            (rendition.path, rendition.content_type)
+            for rendition in (derived.proxy, derived.poster, *keyframes.sheets)
+        ],
+        settings=context.settings,
+    )
+    # The VTT names the sheets by their content keys, the way a player fetches them.
+    vtt_path = keyframes.vtt.with_name("keyframes.stored.vtt")
+    vtt_path.write_text(render_vtt(keyframes.plan, [sheet.key for sheet in sheets]))
+    (vtt,) = store_files_step([(vtt_path, VTT_CONTENT_TYPE)], settings=context.settings)
+    with new_session(context.engine) as session:
+        asset = session.get_one(Asset, context.asset_id)
+        for name, rendition, stored in (
+            (PROXY, derived.proxy, proxy),
+            (POSTER, derived.poster, poster),
+        ):
+            graph.record_format(
+                session=session,
+                asset=asset,
+                name=name,
+                recipe_key=key,
+                technical=_dimensions(rendition),
+                files=[_new_file(rendition, stored)],
+            )
+        plan = keyframes.plan
+        graph.record_format(
+            session=session,
+            asset=asset,
+            name=KEYFRAMES,
+            recipe_key=key,
+            technical={
+                "interval_s": plan.interval_s,
+                "frame_count": plan.frame_count,
+                "frame_width": plan.frame_width,
+                "frame_height": plan.frame_height,
+                "columns": plan.columns,
+                "rows": plan.rows,
+            },
+            files=[
+                *(_new_file(r, s) for r, s in zip(keyframes.sheets, sheets, strict=True)),
+                graph.NewFile(name="keyframes.vtt", stored=vtt),
+            ],
+        )
+        session.commit()
+
+
+def _dimensions(rendition: Rendition) -> dict[str, object]:
+    return {
+        "width": rendition.width,
+        "height": rendition.height,
+        "duration_s": rendition.duration_s,
+        "content_type": rendition.content_type,
+    }
+
+
+def _new_file(rendition: Rendition, stored: StoredObject) -> graph.NewFile:
+    return graph.NewFile(
+        name=rendition.path.name,
+        stored=stored,
+        width=rendition.width,
+        height=rendition.height,
+        duration_s=rendition.duration_s,
+    )
