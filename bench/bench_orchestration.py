@@ -11,7 +11,7 @@
    of 1, then 2 worker processes of one thread each (warmed up first); reports
    the speed-up.
 
-Run: ``uv run python bench/bench_orchestration.py [--docs 200] [--images 16] [--repeat 2]``
+Run: ``uv run python bench/bench_orchestration.py [--docs 200] [--images 8] [--repeat 2]``
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ def overhead(root: Path, docs: int, repeat: int) -> dict[str, object]:
     return figures
 
 
-def throughput(root: Path, images: int, repeat: int) -> dict[str, object]:
+def throughput(root: Path, images: int, size: tuple[int, int], repeat: int) -> dict[str, object]:
     """Part 2: wall time of a batch of photos on 1 and on 2 Dask worker processes."""
     from distributed import Client, LocalCluster
 
@@ -212,12 +212,13 @@ def throughput(root: Path, images: int, repeat: int) -> dict[str, object]:
                     run_batch(
                         write_manifest(root / f"warm-{uuid.uuid4().hex[:6]}.jsonl", warm), workers
                     )
-                    photos = make_photos(root / f"photos-{uuid.uuid4().hex[:6]}", images)
+                    photos = make_photos(root / f"photos-{uuid.uuid4().hex[:6]}", images, size=size)
                     manifest = write_manifest(root / f"photos-{uuid.uuid4().hex[:6]}.jsonl", photos)
                     runs.append(timed(lambda m=manifest, w=workers: run_batch(m, 2 * w)))
         seconds[workers] = statistics.median(runs)
     return {
         "images": images,
+        "image_size": f"{size[0]}x{size[1]}",
         "seconds_1_worker": round(seconds[1], 2),
         "seconds_2_workers": round(seconds[2], 2),
         "speedup": round(seconds[1] / seconds[2], 2),
@@ -228,7 +229,8 @@ def throughput(root: Path, images: int, repeat: int) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--docs", type=int, default=200)
-    parser.add_argument("--images", type=int, default=16)
+    parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--image-size", default="4800x3200", help="WIDTHxHEIGHT of the photos")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--part", choices=["overhead", "throughput", "both"], default="both")
     args = parser.parse_args()
@@ -245,7 +247,8 @@ def main() -> None:
             results["overhead"] = overhead(root, args.docs, args.repeat)
             print(json.dumps({"overhead": results["overhead"]}), flush=True)
         if args.part in ("throughput", "both"):
-            results["throughput"] = throughput(root, args.images, args.repeat)
+            width, height = (int(n) for n in args.image_size.split("x"))
+            results["throughput"] = throughput(root, args.images, (width, height), args.repeat)
             print(json.dumps({"throughput": results["throughput"]}), flush=True)
     print(json.dumps(results, indent=2))
 

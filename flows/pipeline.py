@@ -6,6 +6,7 @@ batch flow's per-item task for many. The steps inside are Prefect tasks.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -22,12 +23,11 @@ from flows.derivation import DeriveContext
 from flows.jobs import current_flow_run_id, fail_job, finish_job
 from flows.recipes import RecipeOptions, run_recipe
 from flows.requests import AssetRequest
-from flows.steps import fetch_step, store_step
+from flows.steps import Fetched, fetch_step, store_step
 from models import graph
 from models.db import new_session
 from models.tables import ORIGINAL, Asset, AssetStatus, IngestJob, JobKind, JobStatus
 from storage.stored import StoredObject
-from tasks.fetch import FetchedSource
 from tasks.sniff import Sniffed, check_declared_media, sniff_file
 
 
@@ -87,11 +87,12 @@ def _ingest(
     """Do the work of one ingest; ``source`` is the unredacted one, kept in memory only."""
     with tempfile.TemporaryDirectory(prefix="assetflow-", dir=settings.temp_dir) as work:
         work_dir = Path(work)
-        fetched = fetch_step(source, dest_dir=work_dir, settings=settings)
+        fetch = fetch_step(source, dest_dir=work_dir, settings=settings)
+        fetched = fetch.file
         sniffed = sniff_file(fetched.path, declared_type=fetched.content_type)
         check_declared_media(sniffed, declared_type=fetched.content_type, filename=fetched.filename)
         stored = store_step(fetched, content_type=sniffed.content_type, settings=settings)
-        _record_original(engine, asset.id, fetched, sniffed, stored)
+        _record_original(engine, asset.id, fetch, sniffed, stored)
         run_recipe(
             DeriveContext(
                 settings=settings,
@@ -166,16 +167,19 @@ def _open_ingest(
 def _record_original(
     engine: Engine,
     asset_id: uuid.UUID,
-    fetched: FetchedSource,
+    fetch: Fetched,
     sniffed: Sniffed,
     stored: StoredObject,
 ) -> None:
+    """Record the ORIGINAL format and what the fetch learnt (a video page's title)."""
+    fetched, page = fetch.file, fetch.page
     with new_session(engine) as session:
         asset = session.get_one(Asset, asset_id)
         graph.record_format(
             session=session,
             asset=asset,
             name=ORIGINAL,
+            technical={"page": dataclasses.asdict(page)} if page else {},
             files=[graph.NewFile(name=fetched.filename or "original", stored=stored)],
         )
         graph.update_asset(
@@ -184,5 +188,6 @@ def _record_original(
             kind=sniffed.kind,
             content_type=sniffed.content_type,
             original_filename=fetched.filename,
+            title=asset.title or (page.title if page else None),
         )
         session.commit()

@@ -7,6 +7,7 @@ retry policy; the plain functions stay testable without Prefect.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from prefect import task
@@ -17,12 +18,28 @@ from storage import open_store
 from storage.digest import FileDigest, digest_file
 from storage.stored import StoredObject, store_content
 from tasks.fetch import FetchedSource, fetch_source
+from tasks.ytdlp import PageInfo, download_page_video, is_video_page
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """The fetched original, and the page it came from when it was a video page."""
+
+    file: FetchedSource
+    page: PageInfo | None = None
 
 
 @task(name="fetch", **retrying())
-def fetch_step(source: str, *, dest_dir: Path, settings: Settings) -> FetchedSource:
-    """Fetch the source into ``dest_dir``, hashing it on the way."""
-    return fetch_source(source, dest_dir=dest_dir, settings=settings)
+def fetch_step(source: str, *, dest_dir: Path, settings: Settings) -> Fetched:
+    """Fetch the source into ``dest_dir``, hashing it on the way.
+
+    Video pages (YouTube and the other sites yt-dlp knows) go through yt-dlp;
+    everything else is fetched as the file it names.
+    """
+    if is_video_page(source):
+        download = download_page_video(source, dest_dir=dest_dir, settings=settings)
+        return Fetched(download.fetched, download.page)
+    return Fetched(fetch_source(source, dest_dir=dest_dir, settings=settings))
 
 
 @task(name="store", **retrying())
