@@ -78,3 +78,7 @@ class Settings(BaseSettings):
     # through prefect-dask; without one, on threads of the flow's process.
     batch_concurrency: int = Field(default=4, ge=1)
     dask_address: str | None = None
+
+    # Transcodes at once across all workers (a Prefect global concurrency limit
+    # that serve/deploy create): one per 2-core worker keeps them from thrashing.
+    transcode_slots: int = Field(default=1, ge=1)

@@ -3,6 +3,7 @@
     ingest-asset/ingest-asset      one source: manual runs from the UI, submit_ingest()
     batch-ingest/batch-ingest      a manifest; on Settings.batch_schedule_cron when
                                    Settings.batch_manifest names one
+    reprocess-asset/reprocess-asset  a new recipe on stored originals
     reconcile-jobs/reconcile-jobs  every 5 minutes: jobs follow runs that died silently
 
 ``serve`` runs them all in this process (``assetflow serve``, the single-machine
@@ -30,6 +31,7 @@ from prefect.schedules import Cron, Interval, Schedule
 
 from core.settings import Settings
 from deployments.crash_detection import HEARTBEAT_S, ensure_crash_detection
+from flows.derive_video import TRANSCODE_LIMIT
 from models.migrate import upgrade_database
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +69,7 @@ class DeploymentSpec:
 
 
 def deployment_specs(settings: Settings) -> list[DeploymentSpec]:
-    """List the deployments for these settings: ingest, batch, reconcile."""
+    """List the deployments for these settings: ingest, batch, reprocess, reconcile."""
     schedules: list[Schedule] = []
     if settings.batch_manifest:
         schedules.append(
@@ -87,6 +89,12 @@ def deployment_specs(settings: Settings) -> list[DeploymentSpec]:
             schedules=schedules,
             # A batch that outlasts its interval is not overtaken by the next one.
             concurrency_limit=1,
+        ),
+        DeploymentSpec(
+            entrypoint="flows.reprocess.reprocess_asset",
+            name="reprocess-asset",
+            description="Re-run the derivatives of existing assets with a (new) recipe, "
+            "from their stored originals.",
         ),
         DeploymentSpec(
             entrypoint="flows.reconcile.reconcile_jobs_flow",
@@ -118,10 +126,11 @@ def runner_deployments(settings: Settings) -> list[RunnerDeployment]:
 
 
 def prepare_server(settings: Settings) -> None:
-    """Bring the asset store's schema up to date and install crash detection on the server."""
+    """Migrate the asset store; install crash detection and the transcode limit on the server."""
     upgrade_database(settings.database_url)
     with get_client(sync_client=True) as client:
         ensure_crash_detection(client, silent_s=settings.crash_after_silent_s)
+        client.upsert_global_concurrency_limit_by_name(TRANSCODE_LIMIT, settings.transcode_slots)
 
 
 def serve(settings: Settings, *, limit: int | None = None) -> None:

@@ -23,8 +23,8 @@ from tasks.video import (
 from tasks.video.renditions import Rendition
 
 # The Prefect global concurrency limit transcodes hold a slot of, so a 2-core
-# worker runs one at a time however many ingests it takes (create it with
-# `prefect gcl create assetflow-transcode --limit 1`; without it, no limit).
+# worker runs one at a time however many ingests it takes. `assetflow serve` and
+# `assetflow deploy` create it (Settings.transcode_slots); without it, no limit.
 TRANSCODE_LIMIT = "assetflow-transcode"
 VTT_CONTENT_TYPE = "text/vtt"
 # Progress is logged at most this often (a fraction of the whole).

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from core.errors import CorruptMedia, IngestError
 from core.settings import Settings
 from flows.derivation import DeriveContext
+from flows.hooks import job_follows_run
 from flows.jobs import current_flow_run_id, finish_job
 from flows.recipes import RecipeOptions, run_recipe
 from flows.retry_policy import retrying
@@ -43,7 +44,12 @@ def load_original_task(key: str, sha256: str, *, dest: Path, settings: Settings)
     return dest
 
 
-@flow(name="reprocess-asset")
+@flow(
+    name="reprocess-asset",
+    on_crashed=[job_follows_run],
+    on_failure=[job_follows_run],
+    on_cancellation=[job_follows_run],
+)
 def reprocess_asset(
     asset_ids: list[uuid.UUID], recipe: RecipeOptions | None = None
 ) -> list[ReprocessOutcome]:

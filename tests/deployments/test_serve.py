@@ -51,5 +51,15 @@ def test_without_a_manifest_the_batch_runs_only_when_asked() -> None:
     deployments = _by_name(Settings(batch_manifest=None))
 
     assert deployments["batch-ingest"].schedules == []
-    assert set(deployments) == {"ingest-asset", "batch-ingest", "reconcile-jobs"}
+    assert set(deployments) == {"ingest-asset", "batch-ingest", "reprocess-asset", "reconcile-jobs"}
     assert deployments["reconcile-jobs"].schedules[0].schedule.interval.total_seconds() == 300
+
+
+def test_reprocess_asset_shows_the_recipe_as_a_form() -> None:
+    schema = _form("reprocess-asset")
+
+    assert schema["required"] == ["asset_ids"]
+    recipe = schema["definitions"]["RecipeOptions"]["properties"]
+    assert recipe["image"]["default"] == ["image"]
+    assert recipe["video"]["default"] == ["probe", "video", "audio"]
+    assert {"image_options", "video_options", "audio_options"} <= set(recipe)
