@@ -83,6 +83,8 @@ def main() -> None:
     # The demo server is on loopback, which assetflow refuses unless allowed.
     os.environ.setdefault("ASSETFLOW_ALLOWED_NETWORKS", "127.0.0.1/32")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect's ephemeral server gets 20 s to start by default: too few on a busy 2-core box.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
     from core.settings import Settings
     from deployments.cli import show_graph

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prefect import get_run_logger, task
 
 from flows.derivation import DeriveContext, already_derived, recipe_key
-from flows.retry_policy import retrying
+from flows.retry_policy import task_policy
 from flows.steps import store_files_step
 from models import graph
 from models.db import new_session
@@ -16,10 +18,12 @@ from tasks.audio.derive import AudioDerivatives, AudioOptions, derive_audio
 WAVEFORM_CONTENT_TYPE = "application/json"
 
 
-@task(name="derive-audio", **retrying())
-def derive_audio_task(context: DeriveContext, options: AudioOptions) -> AudioDerivatives | None:
+@task(name="derive-audio", **task_policy())
+def derive_audio_task(
+    original: Path, *, out_dir: Path, options: AudioOptions
+) -> AudioDerivatives | None:
     """Run the audio recipe on the original; None when it has no audio stream."""
-    return derive_audio(context.original, out_dir=context.work_dir / "audio", options=options)
+    return derive_audio(original, out_dir=out_dir, options=options)
 
 
 def audio_step(context: DeriveContext, options: AudioOptions) -> None:
@@ -28,7 +32,9 @@ def audio_step(context: DeriveContext, options: AudioOptions) -> None:
     if already_derived(context, key):
         get_run_logger().info("audio derivatives are current; skipping")
         return
-    derived = derive_audio_task(context, options)
+    derived = derive_audio_task(
+        context.original, out_dir=context.work_dir / "audio", options=options
+    )
     if derived is None:
         get_run_logger().info("no audio stream: no fragments or fingerprints")
         return

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prefect import get_run_logger, task
 
 from flows.derivation import DeriveContext, already_derived, recipe_key
-from flows.retry_policy import retrying
+from flows.retry_policy import task_policy
 from flows.steps import store_files_step
 from models import graph
 from models.db import new_session
@@ -14,10 +16,10 @@ from models.tables import ORIGINAL, SIZE_PREFIX, Asset, size_format
 from tasks.images.process import ImageOptions, ImageResult, process_image
 
 
-@task(name="derive-image", **retrying())
-def derive_image_task(context: DeriveContext, options: ImageOptions) -> ImageResult:
+@task(name="derive-image", **task_policy())
+def derive_image_task(original: Path, *, out_dir: Path, options: ImageOptions) -> ImageResult:
     """Decode the original once and write its sizes, hashes and placeholder."""
-    return process_image(context.original, out_dir=context.work_dir / "image", options=options)
+    return process_image(original, out_dir=out_dir, options=options)
 
 
 def image_step(context: DeriveContext, options: ImageOptions) -> None:
@@ -27,7 +29,9 @@ def image_step(context: DeriveContext, options: ImageOptions) -> None:
     if already_derived(context, key):
         logger.info("image derivatives are current; skipping")
         return
-    result = derive_image_task(context, options)
+    result = derive_image_task(
+        context.original, out_dir=context.work_dir / "image", options=options
+    )
     stored = store_files_step(
         [(rendition.path, rendition.content_type) for rendition in result.renditions],
         settings=context.settings,

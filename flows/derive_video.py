@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prefect import get_run_logger, task
 from prefect.concurrency.sync import concurrency
 
 from flows.derivation import DeriveContext, already_derived, recipe_key
-from flows.retry_policy import retrying
+from flows.retry_policy import task_policy
 from flows.steps import store_files_step
 from models import graph
 from models.db import new_session
@@ -31,15 +33,15 @@ VTT_CONTENT_TYPE = "text/vtt"
 PROGRESS_STEP = 0.1
 
 
-@task(name="probe-media", **retrying())
-def probe_task(context: DeriveContext) -> MediaProbe:
+@task(name="probe-media", **task_policy())
+def probe_task(original: Path) -> MediaProbe:
     """Read the container and stream metadata of the original with ffprobe."""
-    return probe_media(context.original)
+    return probe_media(original)
 
 
 def probe_step(context: DeriveContext) -> None:
     """Record the original's container and stream metadata on its ORIGINAL format."""
-    probe = probe_task(context)
+    probe = probe_task(context.original)
     width, height = (probe.video.display_size if probe.video else None) or (None, None)
     with new_session(context.engine) as session:
         graph.describe_format(
@@ -54,8 +56,8 @@ def probe_step(context: DeriveContext) -> None:
         session.commit()
 
 
-@task(name="derive-video", **retrying())
-def derive_video_task(context: DeriveContext, options: VideoOptions) -> VideoDerivatives:
+@task(name="derive-video", **task_policy())
+def derive_video_task(original: Path, *, out_dir: Path, options: VideoOptions) -> VideoDerivatives:
     """Decode the original once into proxy, poster candidates and sprite sheets."""
     logger = get_run_logger()
     reported = [0.0]
@@ -65,11 +67,11 @@ def derive_video_task(context: DeriveContext, options: VideoOptions) -> VideoDer
             reported[0] = fraction
             logger.info("transcode %3.0f%%", fraction * 100)
 
-    probe = probe_media(context.original)
+    probe = probe_media(original)
     with concurrency(TRANSCODE_LIMIT, occupy=1):
         return derive_video(
-            context.original,
-            out_dir=context.work_dir / "video",
+            original,
+            out_dir=out_dir,
             probe=probe,
             options=options,
             on_progress=log_progress,
@@ -82,7 +84,9 @@ def video_step(context: DeriveContext, options: VideoOptions) -> None:
     if already_derived(context, key):
         get_run_logger().info("video derivatives are current; skipping")
         return
-    derived = derive_video_task(context, options)
+    derived = derive_video_task(
+        context.original, out_dir=context.work_dir / "video", options=options
+    )
     keyframes = derived.keyframes
     proxy, poster, *sheets = store_files_step(
         [

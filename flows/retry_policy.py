@@ -1,9 +1,10 @@
-"""The retry policy every Prefect task shares, driven by the error tree."""
+"""The policy every Prefect task of assetflow shares: retries driven by the error tree."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 from prefect.tasks import exponential_backoff
@@ -23,9 +24,14 @@ def retry_if_transient(_task: Any, _task_run: TaskRun, state: State[Any]) -> boo
     return isinstance(outcome, BaseException) and is_transient(outcome)
 
 
-def retrying() -> dict[str, Any]:
-    """Keyword arguments for ``@task`` that apply the shared retry policy."""
+def task_policy() -> dict[str, Any]:
+    """Keyword arguments for ``@task``: the shared retries, and no Prefect result cache.
+
+    Work is not repeated because each derivation step checks the recipe keys in
+    the graph; Prefect's input-hash cache would only hash settings and paths.
+    """
     return {
+        "cache_policy": NO_CACHE,
         "retries": RETRIES,
         "retry_delay_seconds": RETRY_DELAYS,
         "retry_jitter_factor": RETRY_JITTER,

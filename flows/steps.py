@@ -13,7 +13,7 @@ from pathlib import Path
 from prefect import task
 
 from core.settings import Settings
-from flows.retry_policy import retrying
+from flows.retry_policy import task_policy
 from storage import open_store
 from storage.digest import FileDigest, digest_file
 from storage.stored import StoredObject, store_content
@@ -29,7 +29,7 @@ class Fetched:
     page: PageInfo | None = None
 
 
-@task(name="fetch", **retrying())
+@task(name="fetch", **task_policy())
 def fetch_step(source: str, *, dest_dir: Path, settings: Settings) -> Fetched:
     """Fetch the source into ``dest_dir``, hashing it on the way.
 
@@ -42,7 +42,7 @@ def fetch_step(source: str, *, dest_dir: Path, settings: Settings) -> Fetched:
     return Fetched(fetch_source(source, dest_dir=dest_dir, settings=settings))
 
 
-@task(name="store", **retrying())
+@task(name="store", **task_policy())
 def store_step(
     fetched: FetchedSource, *, content_type: str | None, settings: Settings
 ) -> StoredObject:
@@ -53,7 +53,7 @@ def store_step(
     )
 
 
-@task(name="store-derivatives", **retrying())
+@task(name="store-derivatives", **task_policy())
 def store_files_step(
     files: Sequence[tuple[Path, str | None]], *, settings: Settings
 ) -> list[StoredObject]:
