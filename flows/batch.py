@@ -37,6 +37,7 @@ from sqlmodel import col
 
 from core.redact import redact_source
 from core.settings import Settings
+from flows.hooks import job_follows_run
 from flows.pipeline import IngestOutcome, ingest_one
 from flows.requests import AssetRequest
 from models import graph
@@ -129,7 +130,12 @@ def task_runner_for(settings: Settings, concurrency: int) -> TaskRunner[Any]:
     return ThreadPoolTaskRunner(max_workers=concurrency)
 
 
-@flow(name="batch-ingest")
+@flow(
+    name="batch-ingest",
+    # A crashed batch fails the jobs of the items it was running at once.
+    on_crashed=[job_follows_run],
+    on_cancellation=[job_follows_run],
+)
 def batch_ingest(
     manifest: Annotated[
         str,
@@ -144,7 +150,14 @@ def batch_ingest(
     ] = None,
     project: Annotated[str, Field(description="Project of items that name none")] = "default",
 ) -> BatchSummary:
-    """Ingest every item of the manifest not ingested yet and summarise how each ended."""
+    """Ingest every item of the manifest not ingested yet and summarise how each ended.
+
+    Args:
+        manifest: A CSV or JSON Lines manifest (local path, http(s) URL or
+            s3://bucket/key.csv), or an s3://bucket/prefix/ drop folder.
+        concurrency: Items ingested at once; empty: ASSETFLOW_BATCH_CONCURRENCY.
+        project: Project of the items that name none.
+    """
     logger = get_run_logger()
     settings = Settings()
     in_flight = concurrency or settings.batch_concurrency

@@ -25,7 +25,13 @@ def ingest_asset(
     job_id: uuid.UUID | None = None,
     recipe: RecipeOptions | None = None,
 ) -> IngestOutcome:
-    """Fetch, store, probe and derive one source, and record it in the asset graph."""
+    """Fetch, store, probe and derive one source, and record it in the asset graph.
+
+    Args:
+        request: The source and what to call the asset.
+        job_id: A job created by submit_ingest() for this run to take up; empty: a new job.
+        recipe: Steps per kind and their options; empty: the defaults.
+    """
     settings = Settings()
     engine = make_engine(settings.database_url)
     try:

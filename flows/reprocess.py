@@ -57,6 +57,10 @@ def reprocess_asset(
 
     Steps whose recipe and source are unchanged are skipped, so only what the
     new recipe changes is computed; one asset failing does not stop the rest.
+
+    Args:
+        asset_ids: The assets to reprocess.
+        recipe: Steps per kind and their options; empty: the defaults.
     """
     settings = Settings()
     engine = make_engine(settings.database_url)
