@@ -7,7 +7,7 @@ import io
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,14 +26,6 @@ from tests.fixtures.http_server import LocalHTTPServer, ServeFile, Status
 from tests.fixtures.seaweed import S3Server
 
 FIELDS = ["source", "project", "identifier", "title", "tags"]
-
-
-@pytest.fixture
-def session(pipeline_settings: Settings) -> Iterator[Session]:
-    engine = make_engine(pipeline_settings.database_url)
-    with new_session(engine) as session:
-        yield session
-    engine.dispose()
 
 
 def _serve(http_server: LocalHTTPServer, directory: Path, name: str, body: bytes) -> str:

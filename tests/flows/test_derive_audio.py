@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ from sqlmodel import Session, col, func, select
 from core.settings import Settings
 from flows.ingest import ingest_asset
 from flows.requests import AssetRequest
-from models.db import make_engine, new_session
 from models.fingerprints import SqlFingerprintIndex
 from models.tables import (
     AUDIO_FRAGMENT,
@@ -34,14 +32,6 @@ from tests.fixtures.http_server import LocalHTTPServer, ServeFile
 from tests.fixtures.seaweed import S3Server
 
 TRACK_S = 65.0
-
-
-@pytest.fixture
-def session(pipeline_settings: Settings) -> Iterator[Session]:
-    engine = make_engine(pipeline_settings.database_url)
-    with new_session(engine) as session:
-        yield session
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")

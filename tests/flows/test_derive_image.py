@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from PIL import Image
 from sqlmodel import Session, col, select
 
 from core.settings import Settings
 from flows.ingest import ingest_asset
 from flows.requests import AssetRequest
-from models.db import make_engine, new_session
 from models.similarity import NEAR_DUPLICATE, similar_to_asset
 from models.tables import (
     ORIGINAL,
@@ -31,14 +28,6 @@ from models.tables import (
 from tests.fixtures.http_server import LocalHTTPServer, ServeFile
 from tests.fixtures.images import marker_image, save_jpeg, scene
 from tests.fixtures.seaweed import S3Server
-
-
-@pytest.fixture
-def session(pipeline_settings: Settings) -> Iterator[Session]:
-    engine = make_engine(pipeline_settings.database_url)
-    with new_session(engine) as session:
-        yield session
-    engine.dispose()
 
 
 def _serve(http_server: LocalHTTPServer, path: Path, content_type: str = "image/jpeg") -> str:

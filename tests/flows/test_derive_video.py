@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ from sqlmodel import Session, col, select
 from core.settings import Settings
 from flows.ingest import ingest_asset
 from flows.requests import AssetRequest
-from models.db import make_engine, new_session
 from models.tables import (
     KEYFRAMES,
     ORIGINAL,
@@ -33,14 +31,6 @@ from tests.fixtures.http_server import LocalHTTPServer, ServeFile
 from tests.fixtures.seaweed import S3Server
 
 CUE = re.compile(r"^(?P<key>sha256/[0-9a-f/]+)#xywh=(\d+),(\d+),(\d+),(\d+)$")
-
-
-@pytest.fixture
-def session(pipeline_settings: Settings) -> Iterator[Session]:
-    engine = make_engine(pipeline_settings.database_url)
-    with new_session(engine) as session:
-        yield session
-    engine.dispose()
 
 
 def _serve(http_server: LocalHTTPServer, path: Path, content_type: str = "video/mp4") -> str:

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select, text
 from sqlmodel import Session
 
 from core.settings import Settings
 from flows.ingest import ingest_asset
 from flows.requests import AssetRequest
-from models.db import make_engine, new_session
 from models.tables import (
     ORIGINAL,
     Asset,
@@ -45,14 +42,6 @@ def _count(session: Session, table: type, *where: object) -> int:
     for condition in where:
         statement = statement.where(condition)  # type: ignore[arg-type]
     return int(session.execute(statement).scalar_one())
-
-
-@pytest.fixture
-def session(pipeline_settings: Settings) -> Iterator[Session]:
-    engine = make_engine(pipeline_settings.database_url)
-    with new_session(engine) as session:
-        yield session
-    engine.dispose()
 
 
 def test_a_url_is_stored_by_content_and_recorded_as_a_complete_graph(

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlmodel import Session, select
 
 from core.settings import Settings
@@ -14,19 +12,10 @@ from flows.ingest import ingest_asset
 from flows.recipes import RecipeOptions
 from flows.reprocess import reprocess_asset
 from flows.requests import AssetRequest
-from models.db import make_engine, new_session
 from models.tables import File, Format, IngestJob, JobKind, JobStatus
 from tasks.images.process import ImageOptions
 from tests.fixtures.http_server import LocalHTTPServer, ServeFile
 from tests.fixtures.images import save_jpeg, scene
-
-
-@pytest.fixture
-def session(pipeline_settings: Settings) -> Iterator[Session]:
-    engine = make_engine(pipeline_settings.database_url)
-    with new_session(engine) as session:
-        yield session
-    engine.dispose()
 
 
 def _format_names(session: Session, asset_id: uuid.UUID | None) -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,18 +18,9 @@ import flows.steps
 from core.settings import Settings
 from flows.ingest import ingest_asset
 from flows.requests import AssetRequest
-from models.db import make_engine, new_session
 from models.tables import ORIGINAL, Asset, AssetKind, File, Format, JobStatus
 from tests.fixtures.audio_media import video_with_audio
 from tests.fixtures.http_server import LocalHTTPServer, ServeFile
-
-
-@pytest.fixture
-def session(pipeline_settings: Settings) -> Iterator[Session]:
-    engine = make_engine(pipeline_settings.database_url)
-    with new_session(engine) as session:
-        yield session
-    engine.dispose()
 
 
 def test_a_video_page_is_ingested_as_its_video_titled_by_the_page(
