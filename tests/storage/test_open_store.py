@@ -22,7 +22,7 @@ def settings(storage_url: str, **s3: object) -> Settings:
 
 
 S3_KEYS = {
-    "s3_endpoint": "127.0.0.1:9000",
+    "s3_endpoint": "minio.lan:9443",
     "s3_access_key": SecretStr("access"),
     "s3_secret_key": SecretStr("secret-value"),
 }
@@ -54,7 +54,7 @@ def test_an_s3_url_opens_an_s3_store_with_bucket_and_prefix() -> None:
 
     assert isinstance(store, S3Store)
     assert (store.backend, store.bucket, store.prefix) == ("s3", "media", "tenant-a/")
-    assert store.endpoint == "127.0.0.1:9000"
+    assert store.endpoint == "minio.lan:9443"
 
 
 def test_an_s3_url_without_a_prefix_uses_the_bucket_root() -> None:
