@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # Dask scheduler address (tcp://host:8786) the items run on that cluster
     # through prefect-dask; without one, on threads of the flow's process.
     batch_concurrency: int = Field(default=4, ge=1)
+    # Most items one task run of the batch ingests, one after another: a task run
+    # costs Prefect tens of ms, on Dask hundreds (bench/bench_orchestration.py).
+    batch_items_per_task: int = Field(default=8, ge=1, le=100)
     dask_address: str | None = None
 
     # Transcodes at once across all workers (a Prefect global concurrency limit

@@ -34,11 +34,21 @@ def batch(
         typer.Option(min=1, help="Items ingested at once [default: ASSETFLOW_BATCH_CONCURRENCY]"),
     ] = None,
     project: Annotated[str, typer.Option(help="Project of items that name none")] = "default",
+    items_per_task: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=100,
+            help="Most items one task run ingests [default: ASSETFLOW_BATCH_ITEMS_PER_TASK]",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
 ) -> None:
     """Ingest every item of a manifest not ingested yet; exit 1 if any item failed."""
     upgrade_database(Settings().database_url)
-    summary = _run_with_progress(manifest, concurrency=concurrency, project=project)
+    summary = _run_with_progress(
+        manifest, concurrency=concurrency, project=project, items_per_task=items_per_task
+    )
     if as_json:
         typer.echo(summary.model_dump_json(indent=2))
     else:
@@ -47,7 +57,9 @@ def batch(
         raise typer.Exit(code=1)
 
 
-def _run_with_progress(manifest: str, *, concurrency: int | None, project: str) -> BatchSummary:
+def _run_with_progress(
+    manifest: str, *, concurrency: int | None, project: str, items_per_task: int | None
+) -> BatchSummary:
     """Run the flow while a progress line on stderr counts the items as they end."""
     counts: Counter[ItemStatus] = Counter()
     # The manifest streams, so the total is unknown until the end: the bar pulses.
@@ -68,7 +80,9 @@ def _run_with_progress(manifest: str, *, concurrency: int | None, project: str) 
             progress.update(bar, advance=1, description=described)
 
         with reporting_rows(advance):
-            return batch_ingest(manifest, concurrency=concurrency, project=project)
+            return batch_ingest(
+                manifest, concurrency=concurrency, project=project, items_per_task=items_per_task
+            )
 
 
 def _print_summary(summary: BatchSummary) -> None:

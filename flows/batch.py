@@ -1,13 +1,17 @@
 """The ``batch-ingest`` flow: every item of a manifest not ingested yet, a bounded number at once.
 
-Each item is one coarse Prefect task (``ingest-item``) that runs the whole
-pipeline for it: Prefect costs about 1 s per flow run and 6-35 ms per task
-run here, so a subflow per item would cost more than most items. The items
-run on a Dask cluster through prefect-dask when ``ASSETFLOW_DASK_ADDRESS``
-names a scheduler, on a pool of threads in the flow's process otherwise; the
-flow picks the runner when it runs, so a deployment's worker follows its own
-settings. Either way at most ``concurrency`` items are in flight, and the
-manifest is read as the batch goes, a chunk at a time.
+The items are ingested by task runs of ``ingest-items``, each running the
+whole pipeline for a few items one after another, their steps inline: a task
+run costs about 10 ms of the flow's CPU and 50 ms of the Prefect server's here
+(on Dask 0.3-0.5 s more), more than a small item's whole ingest, so a subflow
+or a task run per item or per step would cost more than the work. Each item
+still has its own job in the graph, its own log lines and its row in the
+summary. The task runs go to a Dask cluster through prefect-dask when
+``ASSETFLOW_DASK_ADDRESS`` names a scheduler, to a pool of threads in the
+flow's process otherwise; the flow picks the runner when it runs, so a
+deployment's worker follows its own settings. Either way at most
+``concurrency`` items are in flight, and the manifest is read as the batch
+goes, a chunk at a time.
 
 An item whose identifier is already used in its project is skipped, unless
 that asset's earlier ingest failed: then it is retried. A failed item is
@@ -17,6 +21,7 @@ item.
 
 from __future__ import annotations
 
+import math
 import queue
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -30,6 +35,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
+from prefect.runtime import task_run
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
@@ -40,8 +46,9 @@ from core.settings import Settings
 from flows.hooks import job_follows_run
 from flows.pipeline import IngestOutcome, ingest_one
 from flows.requests import AssetRequest
+from flows.step_runs import steps_inline
 from models import graph
-from models.db import make_engine, new_session
+from models.db import make_engine, new_session, process_engine
 from models.tables import AssetStatus, JobStatus, Project
 from tasks.manifest import ManifestEntry, read_manifest
 
@@ -102,22 +109,56 @@ def reporting_rows(listener: RowListener) -> Iterator[None]:
         _row_listener.reset(token)
 
 
-@task(name="ingest-item", task_run_name="item-{line}", cache_policy=NO_CACHE)
-def ingest_item(
-    request: AssetRequest, *, line: int, settings: Settings, engine: Engine | None = None
-) -> IngestOutcome:
-    """Ingest one manifest item start to end and report how it ended.
+class BatchItem(BaseModel):
+    """A manifest item to ingest: its line and what to ingest."""
 
+    line: int
+    request: AssetRequest
+
+
+def _lines_of_items() -> str:
+    items = task_run.parameters["items"]
+    first, last = items[0].line, items[-1].line
+    return f"line-{first}" if first == last else f"lines-{first}-{last}"
+
+
+@task(name="ingest-items", task_run_name=_lines_of_items, cache_policy=NO_CACHE)
+def ingest_items(
+    items: list[BatchItem], *, settings: Settings, engine: Engine | None = None
+) -> list[IngestOutcome]:
+    """Ingest a few manifest items one after another and report how each ended.
+
+    The items share one task run and their steps run inline in it, with their
+    retries. An unexpected error in one item is logged with its traceback and
+    recorded on its job (ingest_one does that), and the next item goes on.
     Items on threads share the flow's ``engine``; items in other processes
-    (Dask) get None and open their own, since an engine cannot travel.
+    (Dask workers) get None, since an engine cannot travel, and share their
+    process's.
     """
-    if engine is not None:
-        return ingest_one(request, job_id=None, settings=settings, engine=engine)
-    own = make_engine(settings.database_url)
-    try:
-        return ingest_one(request, job_id=None, settings=settings, engine=own)
-    finally:
-        own.dispose()
+    logger = get_run_logger()
+    shared = engine or process_engine(settings.database_url)
+    outcomes = []
+    with steps_inline():
+        for item in items:
+            try:
+                outcome = ingest_one(item.request, job_id=None, settings=settings, engine=shared)
+            except Exception as exc:
+                logger.exception("line %d: internal error", item.line)
+                error = f"internal error: {type(exc).__name__}: {exc}"
+                outcome = IngestOutcome(None, None, JobStatus.FAILED, error)
+            outcomes.append(outcome)
+    return outcomes
+
+
+def items_per_task_run(pending: int, *, in_flight: int, most: int) -> int:
+    """Split ``pending`` items into task runs of at most ``most``, keeping ``in_flight`` busy.
+
+    A task run costs about 10 ms of the flow's CPU and 50 ms of the Prefect
+    server's, and on Dask 0.3-0.5 s more (bench/bench_orchestration.py): a
+    few items per task run amortise that. A short batch is still spread over
+    every slot, one item each at the least.
+    """
+    return max(1, min(most, math.ceil(pending / in_flight)))
 
 
 def task_runner_for(settings: Settings, concurrency: int) -> TaskRunner[Any]:
@@ -149,6 +190,15 @@ def batch_ingest(
         Field(ge=1, description="Items ingested at once; default ASSETFLOW_BATCH_CONCURRENCY"),
     ] = None,
     project: Annotated[str, Field(description="Project of items that name none")] = "default",
+    items_per_task: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            le=100,
+            description="Most items one task run ingests, one after another; 1 gives each "
+            "item its own task run; default ASSETFLOW_BATCH_ITEMS_PER_TASK",
+        ),
+    ] = None,
 ) -> BatchSummary:
     """Ingest every item of the manifest not ingested yet and summarise how each ended.
 
@@ -157,6 +207,8 @@ def batch_ingest(
             s3://bucket/key.csv), or an s3://bucket/prefix/ drop folder.
         concurrency: Items ingested at once; empty: ASSETFLOW_BATCH_CONCURRENCY.
         project: Project of the items that name none.
+        items_per_task: Most items one task run ingests, one after another;
+            1 gives each item its own task run; empty: ASSETFLOW_BATCH_ITEMS_PER_TASK.
     """
     logger = get_run_logger()
     settings = Settings()
@@ -166,7 +218,12 @@ def batch_ingest(
     try:
         with task_runner_for(settings, in_flight) as runner:
             rows = _run_items(
-                entries, runner=runner, settings=settings, engine=engine, limit=in_flight
+                entries,
+                runner=runner,
+                settings=settings,
+                engine=engine,
+                limit=in_flight,
+                per_task=items_per_task or settings.batch_items_per_task,
             )
     finally:
         engine.dispose()
@@ -189,15 +246,16 @@ def _run_items(
     settings: Settings,
     engine: Engine,
     limit: int,
+    per_task: int,
 ) -> list[BatchRow]:
-    """Submit the entries to be ingested, at most ``limit`` in flight, and collect their rows."""
+    """Submit the entries to be ingested, at most ``limit`` task runs in flight; collect rows."""
     listener = _row_listener.get()
-    # Opening an engine per item costs a connection per item (bench_orchestration.py).
+    # Opening an engine per task run costs a connection each (bench_orchestration.py).
     shared_engine = engine if isinstance(runner, ThreadPoolTaskRunner) else None
     rows: list[BatchRow] = []
     first_line: dict[tuple[str, str], int] = {}
-    in_flight: dict[uuid.UUID, tuple[int, str]] = {}
-    finished: queue.SimpleQueue[PrefectFuture[IngestOutcome]] = queue.SimpleQueue()
+    in_flight: dict[uuid.UUID, list[BatchItem]] = {}
+    finished: queue.SimpleQueue[PrefectFuture[list[IngestOutcome]]] = queue.SimpleQueue()
 
     def record(row: BatchRow) -> None:
         rows.append(row)
@@ -206,13 +264,14 @@ def _run_items(
 
     def collect_one() -> None:
         future = finished.get()
-        line, identifier = in_flight.pop(future.task_run_id)
-        record(_row_of(future, line, identifier))
+        for row in _rows_of(future, in_flight.pop(future.task_run_id)):
+            record(row)
 
     iterator = iter(entries)
     while chunk := list(islice(iterator, LOOKUP_CHUNK)):
         requests = [_with_identifier(entry.request) for entry in chunk if entry.request]
         existing = _existing_assets(engine, requests)
+        pending: list[BatchItem] = []
         for entry in chunk:
             if entry.request is None:
                 record(
@@ -231,11 +290,15 @@ def _run_items(
             if skipped is not None:
                 record(skipped)
                 continue
+            pending.append(BatchItem(line=entry.line, request=request))
+        size = items_per_task_run(len(pending), in_flight=limit, most=per_task)
+        for start in range(0, len(pending), size):
             while len(in_flight) >= limit:
                 collect_one()
-            parameters = {"request": request, "line": entry.line, "settings": settings}
-            future = runner.submit(ingest_item, parameters | {"engine": shared_engine})
-            in_flight[future.task_run_id] = (entry.line, key[1])
+            items = pending[start : start + size]
+            parameters = {"items": items, "settings": settings, "engine": shared_engine}
+            future = runner.submit(ingest_items, parameters)
+            in_flight[future.task_run_id] = items
             future.add_done_callback(finished.put)
     while in_flight:
         collect_one()
@@ -293,12 +356,29 @@ def _skipped(
     )
 
 
-def _row_of(future: PrefectFuture[IngestOutcome], line: int, identifier: str) -> BatchRow:
-    """Turn a finished item's future into its row; an unexpected error fails only that item."""
-    outcome = future.result(raise_on_failure=False)
-    if not isinstance(outcome, IngestOutcome):
-        error = f"internal error: {type(outcome).__name__}: {outcome}"
-        return BatchRow(line=line, identifier=identifier, status=ItemStatus.FAILED, error=error)
+def _rows_of(future: PrefectFuture[list[IngestOutcome]], items: list[BatchItem]) -> list[BatchRow]:
+    """Turn a finished task run's future into its items' rows.
+
+    A task run that failed as a whole (its worker died, say) fails each of its items.
+    """
+    outcomes = future.result(raise_on_failure=False)
+    if not isinstance(outcomes, list):
+        error = f"internal error: {type(outcomes).__name__}: {outcomes}"
+        return [
+            BatchRow(
+                line=item.line,
+                identifier=item.request.identifier,
+                status=ItemStatus.FAILED,
+                error=error,
+            )
+            for item in items
+        ]
+    return [_row_of(outcome, item) for outcome, item in zip(outcomes, items, strict=True)]
+
+
+def _row_of(outcome: IngestOutcome, item: BatchItem) -> BatchRow:
+    """Turn how one item's ingest ended into its row."""
+    line, identifier = item.line, item.request.identifier
     if outcome.status == JobStatus.COMPLETED:
         return BatchRow(
             line=line, identifier=identifier, status=ItemStatus.COMPLETED, asset_id=outcome.asset_id

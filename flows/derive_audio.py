@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 
 from flows.derivation import DeriveContext, already_derived, recipe_key
-from flows.retry_policy import task_policy
+from flows.step_runs import step
 from flows.steps import store_files_step
 from models import graph
 from models.db import new_session
@@ -18,7 +18,7 @@ from tasks.audio.derive import AudioDerivatives, AudioOptions, derive_audio
 WAVEFORM_CONTENT_TYPE = "application/json"
 
 
-@task(name="derive-audio", **task_policy())
+@step("derive-audio")
 def derive_audio_task(
     original: Path, *, out_dir: Path, options: AudioOptions
 ) -> AudioDerivatives | None:

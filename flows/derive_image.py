@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 
 from flows.derivation import DeriveContext, already_derived, recipe_key
-from flows.retry_policy import task_policy
+from flows.step_runs import step
 from flows.steps import store_files_step
 from models import graph
 from models.db import new_session
@@ -16,7 +16,7 @@ from models.tables import ORIGINAL, SIZE_PREFIX, Asset, size_format
 from tasks.images.process import ImageOptions, ImageResult, process_image
 
 
-@task(name="derive-image", **task_policy())
+@step("derive-image")
 def derive_image_task(original: Path, *, out_dir: Path, options: ImageOptions) -> ImageResult:
     """Decode the original once and write its sizes, hashes and placeholder."""
     return process_image(original, out_dir=out_dir, options=options)

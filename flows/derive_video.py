@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 from prefect.concurrency.sync import concurrency
 
 from flows.derivation import DeriveContext, already_derived, recipe_key
-from flows.retry_policy import task_policy
+from flows.step_runs import step
 from flows.steps import store_files_step
 from models import graph
 from models.db import new_session
@@ -33,7 +33,7 @@ VTT_CONTENT_TYPE = "text/vtt"
 PROGRESS_STEP = 0.1
 
 
-@task(name="probe-media", **task_policy())
+@step("probe-media")
 def probe_task(original: Path) -> MediaProbe:
     """Read the container and stream metadata of the original with ffprobe."""
     return probe_media(original)
@@ -56,7 +56,7 @@ def probe_step(context: DeriveContext) -> None:
         session.commit()
 
 
-@task(name="derive-video", **task_policy())
+@step("derive-video")
 def derive_video_task(original: Path, *, out_dir: Path, options: VideoOptions) -> VideoDerivatives:
     """Decode the original once into proxy, poster candidates and sprite sheets."""
     logger = get_run_logger()

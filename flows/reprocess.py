@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
@@ -17,7 +17,7 @@ from flows.derivation import DeriveContext
 from flows.hooks import job_follows_run
 from flows.jobs import current_flow_run_id, finish_job
 from flows.recipes import RecipeOptions, run_recipe
-from flows.retry_policy import task_policy
+from flows.step_runs import step
 from models import graph
 from models.db import make_engine, new_session
 from models.tables import ORIGINAL, Asset, AssetStatus, File, FileSet, Format, JobKind, JobStatus
@@ -35,7 +35,7 @@ class ReprocessOutcome:
     error: str | None = None
 
 
-@task(name="load-original", **task_policy())
+@step("load-original")
 def load_original_task(key: str, sha256: str, *, dest: Path, settings: Settings) -> Path:
     """Download the stored original and check it still has the bytes it was stored with."""
     open_store(settings).download(key, dest)

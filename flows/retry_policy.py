@@ -10,12 +10,16 @@ from prefect.states import State
 from prefect.tasks import exponential_backoff
 
 from core.errors import is_transient
+from tasks.retrying import RetryPolicy
 
 # Three more tries, 2 s, 4 s, 8 s apart, each stretched by up to half again at
 # random so that many runs failing together do not retry together.
 RETRIES = 3
 RETRY_DELAYS = exponential_backoff(backoff_factor=2)
 RETRY_JITTER = 0.5
+# The same three retries for a step run inline in a batch item's task run
+# (flows/step_runs.py), up to 2 s, 4 s, 8 s apart with full jitter.
+INLINE_RETRIES = RetryPolicy(attempts=RETRIES + 1, base_delay_s=2.0, max_delay_s=8.0)
 
 
 def retry_if_transient(_task: Any, _task_run: TaskRun, state: State[Any]) -> bool:

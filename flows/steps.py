@@ -10,10 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from prefect import task
-
 from core.settings import Settings
-from flows.retry_policy import task_policy
+from flows.step_runs import step
 from storage import open_store
 from storage.digest import FileDigest, digest_file
 from storage.stored import StoredObject, store_content
@@ -29,7 +27,7 @@ class Fetched:
     page: PageInfo | None = None
 
 
-@task(name="fetch", **task_policy())
+@step("fetch")
 def fetch_step(source: str, *, dest_dir: Path, settings: Settings) -> Fetched:
     """Fetch the source into ``dest_dir``, hashing it on the way.
 
@@ -42,7 +40,7 @@ def fetch_step(source: str, *, dest_dir: Path, settings: Settings) -> Fetched:
     return Fetched(fetch_source(source, dest_dir=dest_dir, settings=settings))
 
 
-@task(name="store", **task_policy())
+@step("store")
 def store_step(
     fetched: FetchedSource, *, content_type: str | None, settings: Settings
 ) -> StoredObject:
@@ -53,7 +51,7 @@ def store_step(
     )
 
 
-@task(name="store-derivatives", **task_policy())
+@step("store-derivatives")
 def store_files_step(
     files: Sequence[tuple[Path, str | None]], *, settings: Settings
 ) -> list[StoredObject]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,35 @@ def make_engine(database_url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+# One engine per database URL for the life of the process (see process_engine).
+_process_engines: dict[str, Engine] = {}
+_process_engines_lock = threading.Lock()
+
+
+def process_engine(database_url: str) -> Engine:
+    """Return this process's engine for the URL, created on first use and kept.
+
+    For a long-lived process that runs many short units of work it did not
+    start, such as a Dask worker running batch items: one engine pools its
+    connections across them, where an engine per item costs a connection each.
+    """
+    with _process_engines_lock:
+        engine = _process_engines.get(database_url)
+        if engine is None:
+            engine = _process_engines[database_url] = make_engine(database_url)
+        return engine
+
+
+def _forget_process_engines() -> None:
+    # A forked child must neither use nor close the connections it inherited.
+    for engine in _process_engines.values():
+        engine.dispose(close=False)
+    _process_engines.clear()
+
+
+os.register_at_fork(after_in_child=_forget_process_engines)
 
 
 def new_session(engine: Engine) -> Session:

@@ -74,8 +74,14 @@ def record_event(
 
 def ensure_project(*, session: Session, name: str) -> Project:
     """Return the project with this name, creating it if it does not exist."""
+    by_name = select(Project).where(Project.name == name)
+    # Looked up first: the project nearly always exists, and the SELECT is a
+    # cached statement where the dialect's INSERT ... ON CONFLICT is compiled anew.
+    project = session.exec(by_name).one_or_none()
+    if project is not None:
+        return project
     session.execute(_insert_ignoring_conflicts(session, Project).values(id=uuid.uuid4(), name=name))
-    return session.exec(select(Project).where(Project.name == name)).one()
+    return session.exec(by_name).one()
 
 
 def find_asset(*, session: Session, project_id: uuid.UUID, identifier: str) -> Asset | None:
@@ -103,10 +109,9 @@ def create_asset(
     Raises ``IdentifierConflict`` when the identifier is already used in the
     project, whatever the other fields say; nothing is written then.
     """
-    asset_id = uuid.uuid4()
     now = utcnow()
     values = {
-        "id": asset_id,
+        "id": uuid.uuid4(),
         "project_id": project.id,
         "identifier": identifier,
         "source": source,
@@ -121,17 +126,17 @@ def create_asset(
         "created_at": now,
         "updated_at": now,
     }
-    inserted = session.execute(
-        _insert_ignoring_conflicts(session, Asset).values(**values).returning(col(Asset.id))
-    ).scalar_one_or_none()
-    if inserted is None:
+    # RETURNING the entity loads it into the session: no second SELECT.
+    asset = session.scalars(
+        _insert_ignoring_conflicts(session, Asset).values(**values).returning(Asset)
+    ).one_or_none()
+    if asset is None:
         existing = find_asset(session=session, project_id=project.id, identifier=identifier)
         raise IdentifierConflict(
             f"identifier {identifier!r} is already used in project {project.name!r}"
             + (f" by asset {existing.id}" if existing else ""),
             existing_id=existing.id if existing else None,
         )
-    asset = session.get_one(Asset, asset_id)
     record_event(
         session=session,
         asset_id=asset.id,
@@ -313,12 +318,17 @@ def create_job(
 
     Returns the job and whether this call created it.
     """
-    job_id = uuid.uuid4()
+    if idempotency_key is None:
+        # Nothing to conflict with: a plain insert, flushed with the caller's
+        # next changes to the job as one statement.
+        job = IngestJob(kind=kind, status=JobStatus.PENDING, input=input, progress=0)
+        session.add(job)
+        return job, True
     now = utcnow()
-    inserted = session.execute(
+    inserted = session.scalars(
         _insert_ignoring_conflicts(session, IngestJob)
         .values(
-            id=job_id,
+            id=uuid.uuid4(),
             kind=kind,
             status=JobStatus.PENDING,
             input=input,
@@ -327,10 +337,10 @@ def create_job(
             created_at=now,
             updated_at=now,
         )
-        .returning(col(IngestJob.id))
-    ).scalar_one_or_none()
+        .returning(IngestJob)
+    ).one_or_none()
     if inserted is not None:
-        return session.get_one(IngestJob, job_id), True
+        return inserted, True
     existing = session.exec(
         select(IngestJob).where(IngestJob.idempotency_key == idempotency_key)
     ).one()

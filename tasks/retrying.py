@@ -7,7 +7,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from core.errors import TransientError
 
@@ -43,7 +43,13 @@ class RetryPolicy:
         ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (retry - 1))
         return ceiling * self.draw()
 
-    def call(self, attempt: Callable[[], T], *, describe: str, logger: logging.Logger) -> T:
+    def call(
+        self,
+        attempt: Callable[[], T],
+        *,
+        describe: str,
+        logger: logging.Logger | logging.LoggerAdapter[Any],
+    ) -> T:
         """Run ``attempt`` until it succeeds, fails permanently, or the attempts run out.
 
         ``describe`` names what is tried in the warnings; it must already be

@@ -12,16 +12,25 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from prefect import get_client
 from prefect.artifacts import Artifact
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.objects import TaskRun
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from core.settings import Settings
-from flows.batch import ARTIFACT_KEY, BatchSummary, ItemStatus, batch_ingest
+from flows.batch import (
+    ARTIFACT_KEY,
+    BatchSummary,
+    ItemStatus,
+    batch_ingest,
+    items_per_task_run,
+)
 from flows.ingest import ingest_asset
 from flows.requests import AssetRequest
 from models.db import make_engine, new_session
-from models.tables import Asset, AssetStatus, Blob, File, JobStatus, Project
+from models.tables import Asset, AssetStatus, Blob, File, IngestJob, JobStatus, Project
 from tests.fixtures.http_server import LocalHTTPServer, ServeFile, Status
 from tests.fixtures.seaweed import S3Server
 
@@ -307,3 +316,59 @@ def test_the_cli_prints_the_summary_and_exits_1_when_an_item_failed(
     assert again.exit_code == 1
     assert "2 items: 0 completed, 1 failed, 1 skipped" in again.stdout
     assert "cli-gone" in again.stdout and "404" in again.stdout
+
+
+def _task_run_names(flow_run_id: uuid.UUID, *, expected: int) -> list[str]:
+    """Return the names of the flow run's task runs once the server has recorded them all."""
+    with get_client(sync_client=True) as client:
+        flow_runs = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        runs: list[TaskRun] = []
+
+        def recorded() -> bool:
+            # The server records task runs from their events, a moment after they end.
+            runs[:] = client.read_task_runs(flow_run_filter=flow_runs)
+            return len(runs) >= expected and all(run.state and run.state.is_final() for run in runs)
+
+        _wait_until(recorded, timeout_s=60, what=f"{expected} task runs")
+    return sorted(run.name for run in runs)
+
+
+def test_items_share_task_runs_and_their_steps_run_inline(
+    pipeline_settings: Settings,
+    session: Session,
+    http_server: LocalHTTPServer,
+    media_root: Path,
+    tmp_path: Path,
+) -> None:
+    lines = [
+        json.dumps({"source": _serve(http_server, tmp_path, f"s{i}.txt", f"shared {i}\n".encode())})
+        for i in range(5)
+    ]
+    manifest = media_root / "shared.jsonl"
+    manifest.write_text("\n".join(lines) + "\n")
+
+    state = batch_ingest(str(manifest), concurrency=2, items_per_task=2, return_state=True)
+
+    summary: BatchSummary = state.result()
+    assert (summary.completed, summary.failed) == (5, 0)
+    # Five items, two at a time, at most two per task run: no fetch or store task runs.
+    flow_run_id = state.state_details.flow_run_id
+    assert flow_run_id is not None
+    assert _task_run_names(flow_run_id, expected=3) == ["line-5", "lines-1-2", "lines-3-4"]
+    assert _count(session, IngestJob, IngestJob.status == JobStatus.COMPLETED) == 5
+
+
+@pytest.mark.parametrize(
+    ("pending", "in_flight", "most", "expected"),
+    [
+        (200, 8, 8, 8),  # a long batch: full task runs
+        (10, 8, 8, 2),  # a short one is spread over every slot
+        (3, 8, 8, 1),
+        (0, 4, 8, 1),
+        (50, 1, 100, 50),
+    ],
+)
+def test_items_per_task_run_keeps_every_slot_busy(
+    pending: int, in_flight: int, most: int, expected: int
+) -> None:
+    assert items_per_task_run(pending, in_flight=in_flight, most=most) == expected
