@@ -8,10 +8,11 @@
    process and the CPU time of the Prefect server (which shares the 2 cores
    here and would have its own machine in production), and what a no-op
    Prefect task run costs on the same runner.
-2. Throughput: ``--images`` distinct JPEG photos (real CPU work: four WebP
-   sizes, perceptual hashes, BlurHash) through the batch on a Dask LocalCluster
-   of 1, then 2 worker processes of one thread each (warmed up first); reports
-   the speed-up.
+2. Throughput: ``--images`` distinct 24 MP JPEG photos (``--image-size``; real
+   CPU work: four WebP sizes, perceptual hashes, BlurHash) through the batch on
+   a Dask LocalCluster of 1, then 2 worker processes of one thread each (warmed
+   up first); reports the speed-up. The Prefect server, PostgreSQL, the Dask
+   scheduler and the flow share the same 2 cores with the workers here.
 
 Before each measurement the Prefect server is left to go idle, so that no run
 pays for recording the events of the one before.
@@ -278,7 +279,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--docs", type=int, default=200)
     parser.add_argument("--images", type=int, default=32)
-    parser.add_argument("--image-size", default="4800x3200", help="WIDTHxHEIGHT of the photos")
+    parser.add_argument(
+        "--image-size", default="6000x4000", help="WIDTHxHEIGHT of the photos (24 MP: a camera's)"
+    )
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--part", choices=["overhead", "throughput", "both"], default="both")
     args = parser.parse_args()

@@ -3,7 +3,7 @@
 The items are ingested by task runs of ``ingest-items``, each running the
 whole pipeline for a few items one after another, their steps inline: a task
 run costs about 10 ms of the flow's CPU and 50 ms of the Prefect server's here
-(on Dask 0.3-0.5 s more), more than a small item's whole ingest, so a subflow
+(on Dask 0.35 s more), more than a small item's whole ingest, so a subflow
 or a task run per item or per step would cost more than the work. Each item
 still has its own job in the graph, its own log lines and its row in the
 summary. The task runs go to a Dask cluster through prefect-dask when
@@ -154,8 +154,8 @@ def items_per_task_run(pending: int, *, in_flight: int, most: int) -> int:
     """Split ``pending`` items into task runs of at most ``most``, keeping ``in_flight`` busy.
 
     A task run costs about 10 ms of the flow's CPU and 50 ms of the Prefect
-    server's, and on Dask 0.3-0.5 s more (bench/bench_orchestration.py): a
-    few items per task run amortise that. A short batch is still spread over
+    server's, and on Dask 0.35 s more (bench/bench_orchestration.py): a few
+    items per task run amortise that. A short batch is still spread over
     every slot, one item each at the least.
     """
     return max(1, min(most, math.ceil(pending / in_flight)))
