@@ -43,6 +43,21 @@ def _serve(http_server: LocalHTTPServer, directory: Path, name: str, body: bytes
     return http_server.route(f"/{uuid.uuid4().hex}/{name}", ServeFile(path, "text/plain"))
 
 
+def _documents_manifest(
+    http_server: LocalHTTPServer, tmp_path: Path, media_root: Path, name: str, count: int
+) -> Path:
+    """Serve ``count`` distinct text documents and list them in a JSON Lines manifest."""
+    lines = [
+        json.dumps(
+            {"source": _serve(http_server, tmp_path, f"{name}{i}.txt", f"{name} {i}\n".encode())}
+        )
+        for i in range(count)
+    ]
+    manifest = media_root / f"{name}.jsonl"
+    manifest.write_text("\n".join(lines) + "\n")
+    return manifest
+
+
 def _write_csv(path: Path, items: list[dict[str, str]], *, broken_at: int) -> Path:
     """Write a CSV manifest with a row of the wrong width as data row ``broken_at``."""
     out = io.StringIO()
@@ -220,12 +235,7 @@ def test_an_s3_outage_mid_batch_fails_items_clearly_and_a_rerun_completes_them(
     tmp_path: Path,
 ) -> None:
     count, before_outage = 12, 3
-    lines = [
-        json.dumps({"source": _serve(http_server, tmp_path, f"f{i}.txt", f"fault {i}\n".encode())})
-        for i in range(count)
-    ]
-    manifest = media_root / "fault.jsonl"
-    manifest.write_text("\n".join(lines) + "\n")
+    manifest = _documents_manifest(http_server, tmp_path, media_root, "fault", count)
     engine = make_engine(pipeline_settings.database_url)
 
     def assets(status: AssetStatus) -> int:
@@ -276,12 +286,7 @@ def test_items_fan_out_on_a_dask_cluster_when_one_is_configured(
 ) -> None:
     from distributed import LocalCluster
 
-    lines = [
-        json.dumps({"source": _serve(http_server, tmp_path, f"d{i}.txt", f"dask {i}\n".encode())})
-        for i in range(4)
-    ]
-    manifest = media_root / "dask.jsonl"
-    manifest.write_text("\n".join(lines) + "\n")
+    manifest = _documents_manifest(http_server, tmp_path, media_root, "dask", 4)
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
     ) as cluster:
@@ -340,12 +345,7 @@ def test_items_share_task_runs_and_their_steps_run_inline(
     media_root: Path,
     tmp_path: Path,
 ) -> None:
-    lines = [
-        json.dumps({"source": _serve(http_server, tmp_path, f"s{i}.txt", f"shared {i}\n".encode())})
-        for i in range(5)
-    ]
-    manifest = media_root / "shared.jsonl"
-    manifest.write_text("\n".join(lines) + "\n")
+    manifest = _documents_manifest(http_server, tmp_path, media_root, "shared", 5)
 
     state = batch_ingest(str(manifest), concurrency=2, items_per_task=2, return_state=True)
 
