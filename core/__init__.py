@@ -1,1 +1,1 @@
-"""What every layer shares: the settings and the error tree."""
+"""What every layer shares: the settings, the error tree, and the vocabulary (requests, kinds)."""

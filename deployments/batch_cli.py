@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from core.settings import Settings
-from flows.batch import BatchRow, BatchSummary, ItemStatus, batch_ingest, reporting_rows
+from flows.batch import BatchRow, BatchSummary, ItemStatus, batch_flow
 from models.migrate import upgrade_database
 
 _STYLES = {
@@ -79,10 +79,9 @@ def _run_with_progress(
             described = ", ".join(f"{counts[status]} {status}" for status in ItemStatus)
             progress.update(bar, advance=1, description=described)
 
-        with reporting_rows(advance):
-            return batch_ingest(
-                manifest, concurrency=concurrency, project=project, items_per_task=items_per_task
-            )
+        return batch_flow(on_row=advance)(
+            manifest, concurrency=concurrency, project=project, items_per_task=items_per_task
+        )
 
 
 def _print_summary(summary: BatchSummary) -> None:

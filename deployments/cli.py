@@ -10,10 +10,11 @@ from typing import Annotated
 
 import typer
 
+from core.requests import AssetRequest
 from core.settings import Settings
 from deployments.render import render_tree
+from deployments.request_options import takes_request
 from flows.ingest import ingest_asset
-from flows.requests import AssetRequest
 from models.db import make_engine, new_session
 from models.fingerprints import SqlFingerprintIndex
 from models.migrate import upgrade_database
@@ -36,28 +37,14 @@ def db_upgrade() -> None:
 
 
 @app.command()
+@takes_request
 def ingest(
-    source: Annotated[str, typer.Argument(help="URL, video page, s3://bucket/key or local path")],
-    project: Annotated[str, typer.Option(help="Project name")] = "default",
-    identifier: Annotated[str | None, typer.Option(help="Unique within the project")] = None,
-    title: Annotated[str | None, typer.Option()] = None,
-    description: Annotated[str | None, typer.Option()] = None,
-    category: Annotated[str | None, typer.Option()] = None,
-    tag: Annotated[list[str] | None, typer.Option(help="A tag; repeat for more")] = None,
+    request: AssetRequest,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON")] = False,
 ) -> None:
-    """Ingest one source and print the resulting asset graph."""
+    """Ingest one source in this process and print the resulting asset graph."""
     settings = Settings()
     upgrade_database(settings.database_url)
-    request = AssetRequest(
-        source=source,
-        project=project,
-        identifier=identifier,
-        title=title,
-        description=description,
-        category=category,
-        tags=tag or [],
-    )
     outcome = ingest_asset(request)
     if as_json:
         typer.echo(json.dumps(asdict(outcome), default=str))

@@ -86,10 +86,10 @@ def main() -> None:
     # Prefect's ephemeral server gets 20 s to start by default: too few on a busy 2-core box.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
+    from core.requests import AssetRequest
     from core.settings import Settings
     from deployments.cli import show_graph
     from flows.ingest import ingest_asset
-    from flows.requests import AssetRequest
     from models.migrate import upgrade_database
 
     settings = Settings()

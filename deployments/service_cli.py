@@ -9,7 +9,9 @@ from typing import Annotated
 
 import typer
 
+from core.requests import AssetRequest
 from core.settings import Settings
+from deployments.request_options import takes_request
 from deployments.serve import deploy_to_pool, serve
 from deployments.submit import JobView, get_job, submit_ingest
 from models.tables import JobStatus
@@ -30,26 +32,14 @@ def deploy() -> None:
     typer.echo(f"    uv run prefect worker start --pool {settings.work_pool}")
 
 
+@takes_request
 def submit(
-    source: Annotated[str, typer.Argument(help="URL, video page, s3://bucket/key or local path")],
-    project: Annotated[str, typer.Option(help="Project name")] = "default",
-    identifier: Annotated[str | None, typer.Option(help="Unique within the project")] = None,
-    title: Annotated[str | None, typer.Option()] = None,
-    tag: Annotated[list[str] | None, typer.Option(help="A tag; repeat for more")] = None,
+    request: AssetRequest,
     key: Annotated[str | None, typer.Option(help="Idempotency key: resubmits are one job")] = None,
     wait: Annotated[bool, typer.Option(help="Wait for the job to end")] = False,
 ) -> None:
     """Submit a source to the ingest-asset deployment and print its job as JSON."""
-    job = submit_ingest(
-        source,
-        project=project,
-        identifier=identifier,
-        title=title,
-        tags=tag or [],
-        idempotency_key=key,
-        wait=wait,
-    )
-    _print(job)
+    _print(submit_ingest(request, idempotency_key=key, wait=wait))
 
 
 def job(job_id: Annotated[uuid.UUID, typer.Argument(help="The job's id")]) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -28,11 +27,10 @@ from prefect.exceptions import ObjectNotFound
 from sqlalchemy import Engine
 
 from core.errors import PermanentError, TransientError
-from core.redact import redact_source
+from core.requests import AssetRequest
 from core.settings import Settings
 from deployments.serve import INGEST_DEPLOYMENT
 from flows.hooks import reconcile_jobs
-from flows.requests import AssetRequest
 from models import graph
 from models.db import make_engine, new_session
 from models.tables import IngestJob, JobKind, JobStatus
@@ -80,15 +78,8 @@ class JobView:
 
 
 def submit_ingest(
-    source: str,
+    request: AssetRequest,
     *,
-    project: str = "default",
-    identifier: str | None = None,
-    title: str | None = None,
-    description: str | None = None,
-    category: str | None = None,
-    tags: Sequence[str] = (),
-    external_id: str | None = None,
     idempotency_key: str | None = None,
     wait: bool = False,
     timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -103,16 +94,6 @@ def submit_ingest(
     API cannot be reached, ``PermanentError`` when the deployment does not exist.
     """
     settings = settings or Settings()
-    request = AssetRequest(
-        source=source,
-        project=project,
-        identifier=identifier,
-        title=title,
-        description=description,
-        category=category,
-        tags=list(tags),
-        external_id=external_id,
-    )
     engine = make_engine(settings.database_url)
     try:
         job = _create_job(engine, request, idempotency_key)
@@ -141,7 +122,7 @@ def _create_job(engine: Engine, request: AssetRequest, idempotency_key: str | No
         job, _ = graph.create_job(
             session=session,
             kind=JobKind.INGEST,
-            input=request.model_dump(mode="json") | {"source": redact_source(request.source)},
+            input=request.redacted().model_dump(mode="json"),
             idempotency_key=idempotency_key,
         )
         session.commit()

@@ -1,54 +1,34 @@
 """The ``batch-ingest`` flow: every item of a manifest not ingested yet, a bounded number at once.
 
-The items are ingested by task runs of ``ingest-items``, each running the
-whole pipeline for a few items one after another, their steps inline: a task
-run costs about 10 ms of the flow's CPU and 50 ms of the Prefect server's here
-(on Dask 0.35 s more), more than a small item's whole ingest, so a subflow
-or a task run per item or per step would cost more than the work. Each item
-still has its own job in the graph, its own log lines and its row in the
-summary. The task runs go to a Dask cluster through prefect-dask when
-``ASSETFLOW_DASK_ADDRESS`` names a scheduler, to a pool of threads in the
-flow's process otherwise; the flow picks the runner when it runs, so a
-deployment's worker follows its own settings. Either way at most
-``concurrency`` items are in flight, and the manifest is read as the batch
-goes, a chunk at a time.
-
-An item whose identifier is already used in its project is skipped, unless
-that asset's earlier ingest failed: then it is retried. A failed item is
-recorded and the batch goes on; the flow ends with a table artifact of every
-item.
+The manifest is read a chunk at a time; each chunk's identifiers are looked
+up in the graph in one session. An item whose identifier is already used in
+its project is skipped, unless that asset's earlier ingest failed: then it is
+retried. The rest fan out (flows/fanout.py). A failed item is recorded and
+the batch goes on; the flow ends with a table artifact of every item.
 """
 
 from __future__ import annotations
 
-import math
-import queue
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from enum import StrEnum
 from itertools import islice
-from typing import Annotated, Any
+from typing import Annotated
 
-from prefect import flow, get_run_logger, task
+from prefect import Flow, flow, get_run_logger
 from prefect.artifacts import create_table_artifact
-from prefect.cache_policies import NO_CACHE
-from prefect.futures import PrefectFuture
-from prefect.runtime import task_run
-from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
 from core.redact import redact_source
+from core.requests import AssetRequest
 from core.settings import Settings
+from flows.fanout import BatchItem, fan_out, task_runner_for
 from flows.hooks import job_follows_run
-from flows.pipeline import IngestOutcome, ingest_one
-from flows.requests import AssetRequest
-from flows.step_runs import steps_inline
+from flows.jobs import JobOutcome
 from models import graph
-from models.db import make_engine, new_session, process_engine
+from models.db import new_session, process_engine
 from models.tables import AssetStatus, JobStatus, Project
 from tasks.manifest import ManifestEntry, read_manifest
 
@@ -91,145 +71,106 @@ class BatchSummary(BaseModel):
         return self.completed + self.failed + self.skipped
 
 
+# Called with each item's row as it ends, on the flow's thread.
 RowListener = Callable[[BatchRow], None]
-_row_listener: ContextVar[RowListener | None] = ContextVar("batch_row_listener", default=None)
+# Identifiers already used, by (project, identifier): the asset and its status.
+Existing = dict[tuple[str, str], tuple[uuid.UUID, AssetStatus]]
 
 
-@contextmanager
-def reporting_rows(listener: RowListener) -> Iterator[None]:
-    """Call ``listener`` with each item's row as it ends, for batches run in this context.
+def batch_flow(on_row: RowListener | None = None) -> Flow[..., BatchSummary]:
+    """Build the batch flow; ``on_row`` hears of each item as it ends (the CLI's progress)."""
 
-    For an in-process caller that shows progress (the CLI); the listener runs
-    on the flow's thread.
-    """
-    token = _row_listener.set(listener)
-    try:
-        yield
-    finally:
-        _row_listener.reset(token)
+    @flow(
+        name="batch-ingest",
+        # A crashed batch fails the jobs of the items it was running at once.
+        on_crashed=[job_follows_run],
+        on_cancellation=[job_follows_run],
+    )
+    def batch_ingest(
+        manifest: Annotated[
+            str,
+            Field(
+                description="A CSV or JSON Lines manifest (local path, http(s) URL or "
+                "s3://bucket/key.csv), or an s3://bucket/prefix/ drop folder"
+            ),
+        ],
+        concurrency: Annotated[
+            int | None,
+            Field(ge=1, description="Items ingested at once; default ASSETFLOW_BATCH_CONCURRENCY"),
+        ] = None,
+        project: Annotated[str, Field(description="Project of items that name none")] = "default",
+        items_per_task: Annotated[
+            int | None,
+            Field(
+                ge=1,
+                le=100,
+                description="Most items one task run ingests, one after another; 1 gives each "
+                "item its own task run; default ASSETFLOW_BATCH_ITEMS_PER_TASK",
+            ),
+        ] = None,
+    ) -> BatchSummary:
+        """Ingest every item of the manifest not ingested yet and summarise how each ended.
 
+        Args:
+            manifest: A CSV or JSON Lines manifest (local path, http(s) URL or
+                s3://bucket/key.csv), or an s3://bucket/prefix/ drop folder.
+            concurrency: Items ingested at once; empty: ASSETFLOW_BATCH_CONCURRENCY.
+            project: Project of the items that name none.
+            items_per_task: Most items one task run ingests, one after another;
+                1 gives each item its own task run; empty: ASSETFLOW_BATCH_ITEMS_PER_TASK.
+        """
+        settings = Settings()
+        return run_batch(
+            manifest,
+            settings=settings,
+            project=project,
+            concurrency=concurrency or settings.batch_concurrency,
+            per_task=items_per_task or settings.batch_items_per_task,
+            on_row=on_row,
+        )
 
-class BatchItem(BaseModel):
-    """A manifest item to ingest: its line and what to ingest."""
-
-    line: int
-    request: AssetRequest
-
-
-def _lines_of_items() -> str:
-    items = task_run.parameters["items"]
-    first, last = items[0].line, items[-1].line
-    return f"line-{first}" if first == last else f"lines-{first}-{last}"
-
-
-@task(name="ingest-items", task_run_name=_lines_of_items, cache_policy=NO_CACHE)
-def ingest_items(
-    items: list[BatchItem], *, settings: Settings, engine: Engine | None = None
-) -> list[IngestOutcome]:
-    """Ingest a few manifest items one after another and report how each ended.
-
-    The items share one task run and their steps run inline in it, with their
-    retries. An unexpected error in one item is logged with its traceback and
-    recorded on its job (ingest_one does that), and the next item goes on.
-    Items on threads share the flow's ``engine``; items in other processes
-    (Dask workers) get None, since an engine cannot travel, and share their
-    process's.
-    """
-    logger = get_run_logger()
-    shared = engine or process_engine(settings.database_url)
-    outcomes = []
-    with steps_inline():
-        for item in items:
-            try:
-                outcome = ingest_one(item.request, job_id=None, settings=settings, engine=shared)
-            except Exception as exc:
-                logger.exception("line %d: internal error", item.line)
-                error = f"internal error: {type(exc).__name__}: {exc}"
-                outcome = IngestOutcome(None, None, JobStatus.FAILED, error)
-            outcomes.append(outcome)
-    return outcomes
-
-
-def items_per_task_run(pending: int, *, in_flight: int, most: int) -> int:
-    """Split ``pending`` items into task runs of at most ``most``, keeping ``in_flight`` busy.
-
-    A task run costs about 10 ms of the flow's CPU and 50 ms of the Prefect
-    server's, and on Dask 0.35 s more (bench/bench_orchestration.py): a few
-    items per task run amortise that. A short batch is still spread over
-    every slot, one item each at the least.
-    """
-    return max(1, min(most, math.ceil(pending / in_flight)))
+    return batch_ingest
 
 
-def task_runner_for(settings: Settings, concurrency: int) -> TaskRunner[Any]:
-    """Return the runner the items fan out on: Dask when a scheduler is configured, else threads."""
-    if settings.dask_address:
-        # Imported here: dask.distributed is heavy and only needed for a cluster.
-        from prefect_dask import DaskTaskRunner
-
-        return DaskTaskRunner(address=settings.dask_address)
-    return ThreadPoolTaskRunner(max_workers=concurrency)
+batch_ingest = batch_flow()
 
 
-@flow(
-    name="batch-ingest",
-    # A crashed batch fails the jobs of the items it was running at once.
-    on_crashed=[job_follows_run],
-    on_cancellation=[job_follows_run],
-)
-def batch_ingest(
-    manifest: Annotated[
-        str,
-        Field(
-            description="A CSV or JSON Lines manifest (local path, http(s) URL or "
-            "s3://bucket/key.csv), or an s3://bucket/prefix/ drop folder"
-        ),
-    ],
-    concurrency: Annotated[
-        int | None,
-        Field(ge=1, description="Items ingested at once; default ASSETFLOW_BATCH_CONCURRENCY"),
-    ] = None,
-    project: Annotated[str, Field(description="Project of items that name none")] = "default",
-    items_per_task: Annotated[
-        int | None,
-        Field(
-            ge=1,
-            le=100,
-            description="Most items one task run ingests, one after another; 1 gives each "
-            "item its own task run; default ASSETFLOW_BATCH_ITEMS_PER_TASK",
-        ),
-    ] = None,
+def run_batch(
+    manifest: str,
+    *,
+    settings: Settings,
+    project: str,
+    concurrency: int,
+    per_task: int,
+    on_row: RowListener | None,
 ) -> BatchSummary:
-    """Ingest every item of the manifest not ingested yet and summarise how each ended.
+    """Ingest the manifest's new items, publish the summary as an artifact, and return it."""
+    rows: list[BatchRow] = []
 
-    Args:
-        manifest: A CSV or JSON Lines manifest (local path, http(s) URL or
-            s3://bucket/key.csv), or an s3://bucket/prefix/ drop folder.
-        concurrency: Items ingested at once; empty: ASSETFLOW_BATCH_CONCURRENCY.
-        project: Project of the items that name none.
-        items_per_task: Most items one task run ingests, one after another;
-            1 gives each item its own task run; empty: ASSETFLOW_BATCH_ITEMS_PER_TASK.
-    """
-    logger = get_run_logger()
-    settings = Settings()
-    in_flight = concurrency or settings.batch_concurrency
+    def record(row: BatchRow) -> None:
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+
     entries = read_manifest(manifest, settings=settings, project=project)
-    engine = make_engine(settings.database_url)
+    # The process's engine: the items on threads share it and its connections.
+    engine = process_engine(settings.database_url)
     try:
-        with task_runner_for(settings, in_flight) as runner:
-            rows = _run_items(
-                entries,
+        with task_runner_for(settings, concurrency) as runner:
+            finished = fan_out(
+                _pending_chunks(entries, engine, record),
                 runner=runner,
                 settings=settings,
-                engine=engine,
-                limit=in_flight,
-                per_task=items_per_task or settings.batch_items_per_task,
+                limit=concurrency,
+                per_task=per_task,
             )
+            for item, outcome in finished:
+                record(_row_of(outcome, item))
     finally:
         engine.dispose()
-    summary = _summarise(redact_source(manifest), rows)
+    summary = _summarise(redact_source(manifest), sorted(rows, key=lambda row: row.line))
     _publish(summary)
-    logger.info(
+    get_run_logger().info(
         "batch of %s: %d completed, %d failed, %d skipped",
         summary.manifest,
         summary.completed,
@@ -239,38 +180,14 @@ def batch_ingest(
     return summary
 
 
-def _run_items(
-    entries: Iterable[ManifestEntry],
-    *,
-    runner: TaskRunner[Any],
-    settings: Settings,
-    engine: Engine,
-    limit: int,
-    per_task: int,
-) -> list[BatchRow]:
-    """Submit the entries to be ingested, at most ``limit`` task runs in flight; collect rows."""
-    listener = _row_listener.get()
-    # Opening an engine per task run costs a connection each (bench_orchestration.py).
-    shared_engine = engine if isinstance(runner, ThreadPoolTaskRunner) else None
-    rows: list[BatchRow] = []
+def _pending_chunks(
+    entries: Iterable[ManifestEntry], engine: Engine, record: Callable[[BatchRow], None]
+) -> Iterator[list[BatchItem]]:
+    """Yield the items to ingest a chunk at a time; record the unreadable and skipped ones."""
     first_line: dict[tuple[str, str], int] = {}
-    in_flight: dict[uuid.UUID, list[BatchItem]] = {}
-    finished: queue.SimpleQueue[PrefectFuture[list[IngestOutcome]]] = queue.SimpleQueue()
-
-    def record(row: BatchRow) -> None:
-        rows.append(row)
-        if listener is not None:
-            listener(row)
-
-    def collect_one() -> None:
-        future = finished.get()
-        for row in _rows_of(future, in_flight.pop(future.task_run_id)):
-            record(row)
-
     iterator = iter(entries)
     while chunk := list(islice(iterator, LOOKUP_CHUNK)):
-        requests = [_with_identifier(entry.request) for entry in chunk if entry.request]
-        existing = _existing_assets(engine, requests)
+        existing = _existing_assets(engine, [entry.request for entry in chunk if entry.request])
         pending: list[BatchItem] = []
         for entry in chunk:
             if entry.request is None:
@@ -283,40 +200,22 @@ def _run_items(
                     )
                 )
                 continue
-            request = _with_identifier(entry.request)
-            key = (request.project, str(request.identifier))
+            request = entry.request.model_copy(
+                update={"identifier": entry.request.asset_identifier}
+            )
+            key = (request.project, request.identifier)
             skipped = _skipped(entry.line, key, existing, first_line)
             first_line.setdefault(key, entry.line)
             if skipped is not None:
                 record(skipped)
-                continue
-            pending.append(BatchItem(line=entry.line, request=request))
-        size = items_per_task_run(len(pending), in_flight=limit, most=per_task)
-        for start in range(0, len(pending), size):
-            while len(in_flight) >= limit:
-                collect_one()
-            items = pending[start : start + size]
-            parameters = {"items": items, "settings": settings, "engine": shared_engine}
-            future = runner.submit(ingest_items, parameters)
-            in_flight[future.task_run_id] = items
-            future.add_done_callback(finished.put)
-    while in_flight:
-        collect_one()
-    return sorted(rows, key=lambda row: row.line)
+            else:
+                pending.append(BatchItem(line=entry.line, request=request))
+        yield pending
 
 
-def _with_identifier(request: AssetRequest) -> AssetRequest:
-    """Fill in the identifier the pipeline would give the item (its redacted source)."""
-    if request.identifier:
-        return request
-    return request.model_copy(update={"identifier": redact_source(request.source)})
-
-
-def _existing_assets(
-    engine: Engine, requests: list[AssetRequest]
-) -> dict[tuple[str, str], tuple[uuid.UUID, AssetStatus]]:
+def _existing_assets(engine: Engine, requests: list[AssetRequest]) -> Existing:
     """Look up which of the requests' identifiers are already used, in one session."""
-    found: dict[tuple[str, str], tuple[uuid.UUID, AssetStatus]] = {}
+    found: Existing = {}
     with new_session(engine) as session:
         projects = {
             name: session.execute(
@@ -326,7 +225,7 @@ def _existing_assets(
         }
         for request in requests:
             project = projects[request.project]
-            identifier = str(request.identifier)
+            identifier = request.asset_identifier
             if project is None:
                 continue
             asset = graph.find_asset(session=session, project_id=project.id, identifier=identifier)
@@ -336,10 +235,7 @@ def _existing_assets(
 
 
 def _skipped(
-    line: int,
-    key: tuple[str, str],
-    existing: dict[tuple[str, str], tuple[uuid.UUID, AssetStatus]],
-    first_line: dict[tuple[str, str], int],
+    line: int, key: tuple[str, str], existing: Existing, first_line: dict[tuple[str, str], int]
 ) -> BatchRow | None:
     """Return the skipped row for an item that must not be ingested, or None to ingest it."""
     if key in first_line:
@@ -356,27 +252,7 @@ def _skipped(
     )
 
 
-def _rows_of(future: PrefectFuture[list[IngestOutcome]], items: list[BatchItem]) -> list[BatchRow]:
-    """Turn a finished task run's future into its items' rows.
-
-    A task run that failed as a whole (its worker died, say) fails each of its items.
-    """
-    outcomes = future.result(raise_on_failure=False)
-    if not isinstance(outcomes, list):
-        error = f"internal error: {type(outcomes).__name__}: {outcomes}"
-        return [
-            BatchRow(
-                line=item.line,
-                identifier=item.request.identifier,
-                status=ItemStatus.FAILED,
-                error=error,
-            )
-            for item in items
-        ]
-    return [_row_of(outcome, item) for outcome, item in zip(outcomes, items, strict=True)]
-
-
-def _row_of(outcome: IngestOutcome, item: BatchItem) -> BatchRow:
+def _row_of(outcome: JobOutcome, item: BatchItem) -> BatchRow:
     """Turn how one item's ingest ended into its row."""
     line, identifier = item.line, item.request.identifier
     if outcome.status == JobStatus.COMPLETED:

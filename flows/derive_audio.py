@@ -6,9 +6,8 @@ from pathlib import Path
 
 from prefect import get_run_logger
 
-from flows.derivation import DeriveContext, already_derived, recipe_key
-from flows.step_runs import step
-from flows.steps import store_files_step
+from flows.fetch_store import store_files_step
+from flows.runtime import DeriveContext, step
 from models import graph
 from models.db import new_session
 from models.fingerprints import record_fingerprint, remove_track_fingerprints
@@ -26,19 +25,18 @@ def derive_audio_task(
     return derive_audio(original, out_dir=out_dir, options=options)
 
 
-def audio_step(context: DeriveContext, options: AudioOptions) -> None:
+def audio_step(context: DeriveContext, options: AudioOptions, key: str) -> None:
     """Derive and record the audio fragments, fingerprints and waveform of an asset."""
-    key = recipe_key("audio", options, context.original_sha256)
-    if already_derived(context, key):
-        get_run_logger().info("audio derivatives are current; skipping")
-        return
-    derived = derive_audio_task(
-        context.original, out_dir=context.work_dir / "audio", options=options
-    )
+    derived = None
+    if context.media.audio is not None:
+        derived = derive_audio_task.run(
+            context.mode, context.original, out_dir=context.work_dir / "audio", options=options
+        )
     if derived is None:
         get_run_logger().info("no audio stream: no fragments or fingerprints")
         return
-    stored = store_files_step(
+    stored = store_files_step.run(
+        context.mode,
         [(fragment.path, fragment.content_type) for fragment, _ in derived.fragments]
         + [(derived.waveform, WAVEFORM_CONTENT_TYPE)],
         settings=context.settings,

@@ -6,9 +6,8 @@ from pathlib import Path
 
 from prefect import get_run_logger
 
-from flows.derivation import DeriveContext, already_derived, recipe_key
-from flows.step_runs import step
-from flows.steps import store_files_step
+from flows.fetch_store import store_files_step
+from flows.runtime import DeriveContext, step
 from models import graph
 from models.db import new_session
 from models.similarity import link_near_duplicates, record_image_hashes
@@ -22,17 +21,13 @@ def derive_image_task(original: Path, *, out_dir: Path, options: ImageOptions) -
     return process_image(original, out_dir=out_dir, options=options)
 
 
-def image_step(context: DeriveContext, options: ImageOptions) -> None:
+def image_step(context: DeriveContext, options: ImageOptions, key: str) -> None:
     """Derive and record an image's sizes, hashes, placeholder and near duplicates."""
-    logger = get_run_logger()
-    key = recipe_key("image", options, context.original_sha256)
-    if already_derived(context, key):
-        logger.info("image derivatives are current; skipping")
-        return
-    result = derive_image_task(
-        context.original, out_dir=context.work_dir / "image", options=options
+    result = derive_image_task.run(
+        context.mode, context.original, out_dir=context.work_dir / "image", options=options
     )
-    stored = store_files_step(
+    stored = store_files_step.run(
+        context.mode,
         [(rendition.path, rendition.content_type) for rendition in result.renditions],
         settings=context.settings,
     )
@@ -70,7 +65,7 @@ def image_step(context: DeriveContext, options: ImageOptions) -> None:
         duplicates = link_near_duplicates(session=session, asset_id=asset.id)
         session.commit()
     if duplicates:
-        logger.info(
+        get_run_logger().info(
             "likely near duplicate of %s",
             ", ".join(f"{d.asset_id} ({d.distance} bits)" for d in duplicates),
         )

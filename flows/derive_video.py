@@ -7,9 +7,8 @@ from pathlib import Path
 from prefect import get_run_logger
 from prefect.concurrency.sync import concurrency
 
-from flows.derivation import DeriveContext, already_derived, recipe_key
-from flows.step_runs import step
-from flows.steps import store_files_step
+from flows.fetch_store import store_files_step
+from flows.runtime import DeriveContext, step
 from models import graph
 from models.db import new_session
 from models.tables import KEYFRAMES, ORIGINAL, POSTER, PROXY, Asset
@@ -39,9 +38,9 @@ def probe_task(original: Path) -> MediaProbe:
     return probe_media(original)
 
 
-def probe_step(context: DeriveContext) -> None:
+def record_probe(context: DeriveContext, _options: None, _key: str) -> None:
     """Record the original's container and stream metadata on its ORIGINAL format."""
-    probe = probe_task(context.original)
+    probe = context.media
     width, height = (probe.video.display_size if probe.video else None) or (None, None)
     with new_session(context.engine) as session:
         graph.describe_format(
@@ -57,7 +56,9 @@ def probe_step(context: DeriveContext) -> None:
 
 
 @step("derive-video")
-def derive_video_task(original: Path, *, out_dir: Path, options: VideoOptions) -> VideoDerivatives:
+def derive_video_task(
+    original: Path, *, out_dir: Path, probe: MediaProbe, options: VideoOptions
+) -> VideoDerivatives:
     """Decode the original once into proxy, poster candidates and sprite sheets."""
     logger = get_run_logger()
     reported = [0.0]
@@ -67,7 +68,6 @@ def derive_video_task(original: Path, *, out_dir: Path, options: VideoOptions) -
             reported[0] = fraction
             logger.info("transcode %3.0f%%", fraction * 100)
 
-    probe = probe_media(original)
     with concurrency(TRANSCODE_LIMIT, occupy=1):
         return derive_video(
             original,
@@ -78,17 +78,18 @@ def derive_video_task(original: Path, *, out_dir: Path, options: VideoOptions) -
         )
 
 
-def video_step(context: DeriveContext, options: VideoOptions) -> None:
+def video_step(context: DeriveContext, options: VideoOptions, key: str) -> None:
     """Derive and record a video's proxy, poster and keyframe map."""
-    key = recipe_key("video", options, context.original_sha256)
-    if already_derived(context, key):
-        get_run_logger().info("video derivatives are current; skipping")
-        return
-    derived = derive_video_task(
-        context.original, out_dir=context.work_dir / "video", options=options
+    derived = derive_video_task.run(
+        context.mode,
+        context.original,
+        out_dir=context.work_dir / "video",
+        probe=context.media,
+        options=options,
     )
     keyframes = derived.keyframes
-    proxy, poster, *sheets = store_files_step(
+    proxy, poster, *sheets = store_files_step.run(
+        context.mode,
         [
             (rendition.path, rendition.content_type)
             for rendition in (derived.proxy, derived.poster, *keyframes.sheets)
@@ -98,7 +99,9 @@ def video_step(context: DeriveContext, options: VideoOptions) -> None:
     # The VTT names the sheets by their content keys, the way a player fetches them.
     vtt_path = keyframes.vtt.with_name("keyframes.stored.vtt")
     vtt_path.write_text(render_vtt(keyframes.plan, [sheet.key for sheet in sheets]))
-    (vtt,) = store_files_step([(vtt_path, VTT_CONTENT_TYPE)], settings=context.settings)
+    (vtt,) = store_files_step.run(
+        context.mode, [(vtt_path, VTT_CONTENT_TYPE)], settings=context.settings
+    )
     with new_session(context.engine) as session:
         asset = session.get_one(Asset, context.asset_id)
         for name, rendition, stored in (

@@ -6,11 +6,13 @@ import uuid
 
 from prefect import flow
 
+from core.requests import AssetRequest
 from core.settings import Settings
 from flows.hooks import job_follows_run
-from flows.pipeline import IngestOutcome, ingest_one
+from flows.jobs import JobOutcome
+from flows.pipeline import ingest_one
 from flows.recipes import RecipeOptions
-from flows.requests import AssetRequest
+from flows.runtime import StepMode
 from models.db import make_engine
 
 
@@ -24,7 +26,7 @@ def ingest_asset(
     request: AssetRequest,
     job_id: uuid.UUID | None = None,
     recipe: RecipeOptions | None = None,
-) -> IngestOutcome:
+) -> JobOutcome:
     """Fetch, store, probe and derive one source, and record it in the asset graph.
 
     Args:
@@ -35,6 +37,13 @@ def ingest_asset(
     settings = Settings()
     engine = make_engine(settings.database_url)
     try:
-        return ingest_one(request, job_id=job_id, settings=settings, engine=engine, recipe=recipe)
+        return ingest_one(
+            request,
+            job_id=job_id,
+            settings=settings,
+            engine=engine,
+            mode=StepMode.TASKS,
+            recipe=recipe or RecipeOptions(),
+        )
     finally:
         engine.dispose()

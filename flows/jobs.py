@@ -1,24 +1,152 @@
-"""Ending jobs: the job and its asset move together to completed/ready or failed."""
+"""The life of a job, for ingest and reprocess alike: started, then ended with its asset.
+
+    start_ingest / start_reprocess   the job running, its asset processing, one transaction
+    run_job                          do the work; end job and asset completed/ready or failed
+    fail_job                         end a job that never got an asset (an identifier conflict)
+
+A failure the user can act on (a 404, a corrupt file) ends the job and the
+asset failed with its sentence and comes back as a ``JobOutcome``, so a batch
+goes on; anything unexpected is recorded as an internal error and re-raised.
+The flows' state hooks (flows/hooks.py) end the jobs of runs that died.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from prefect.runtime import flow_run
 from sqlalchemy import Engine
+from sqlmodel import Session
 
+from core.errors import IdentifierConflict, IngestError
+from core.requests import AssetRequest
 from models import graph
 from models.db import new_session
-from models.tables import Asset, AssetStatus, IngestJob, JobStatus
+from models.tables import Asset, AssetStatus, IngestJob, JobKind, JobStatus
 
 
-def finish_job(
-    engine: Engine, job_id: uuid.UUID, asset_id: uuid.UUID, *, error: str | None
-) -> None:
+@dataclass(frozen=True)
+class JobOutcome:
+    """How one job ended: the ids to look up and, when it failed, why."""
+
+    job_id: uuid.UUID | None
+    asset_id: uuid.UUID | None
+    status: JobStatus
+    error: str | None = None
+    # On an identifier conflict: the asset that already holds the identifier.
+    existing_asset_id: uuid.UUID | None = None
+
+    @property
+    def failed(self) -> bool:
+        """Whether the job ended failed."""
+        return self.status == JobStatus.FAILED
+
+
+@dataclass(frozen=True)
+class StartedJob:
+    """A job now running, and the asset it works on."""
+
+    job_id: uuid.UUID
+    asset_id: uuid.UUID
+
+
+def internal_error(exc: BaseException) -> str:
+    """Say what an unexpected failure was, for the job's and the asset's error."""
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def start_ingest(
+    engine: Engine,
+    request: AssetRequest,
+    *,
+    job_id: uuid.UUID | None,
+    flow_run_id: uuid.UUID | None,
+) -> StartedJob:
+    """Create (or take up) the job and create the asset, in one transaction.
+
+    An asset whose earlier ingest failed is taken up again under its
+    identifier (a re-run retries it, with the request's source and fields);
+    a ready or processing one raises ``IdentifierConflict`` and nothing is written.
+    """
+    redacted = request.redacted()
+    fields: dict[str, Any] = {"source": redacted.source, **request.asset_fields()}
+    with new_session(engine) as session:
+        project = graph.ensure_project(session=session, name=request.project)
+        try:
+            asset = graph.create_asset(
+                session=session, project=project, identifier=request.asset_identifier, **fields
+            )
+        except IdentifierConflict as conflict:
+            if conflict.existing_id is None:
+                raise
+            # Locked so two runs retrying the same failed asset cannot both take it up.
+            asset = session.get_one(
+                Asset, conflict.existing_id, with_for_update=True, populate_existing=True
+            )
+            if asset.status != AssetStatus.FAILED:
+                raise
+            graph.update_asset(session=session, asset=asset, error=None, **fields)
+        if job_id is None:
+            job, _ = graph.create_job(
+                session=session, kind=JobKind.INGEST, input=redacted.model_dump(mode="json")
+            )
+        else:
+            job = session.get_one(IngestJob, job_id)
+        return _start(session, job, asset, flow_run_id)
+
+
+def start_reprocess(
+    engine: Engine, asset_id: uuid.UUID, *, recipe: dict[str, Any], flow_run_id: uuid.UUID | None
+) -> StartedJob | None:
+    """Create a running reprocess job on the asset; None when there is no such asset."""
+    with new_session(engine) as session:
+        asset = session.get(Asset, asset_id)
+        if asset is None or asset.status == AssetStatus.DELETED:
+            return None
+        job, _ = graph.create_job(
+            session=session,
+            kind=JobKind.REPROCESS,
+            input={"asset_id": str(asset_id), "recipe": recipe},
+        )
+        return _start(session, job, asset, flow_run_id)
+
+
+def _start(
+    session: Session, job: IngestJob, asset: Asset, flow_run_id: uuid.UUID | None
+) -> StartedJob:
+    graph.update_job(
+        session=session,
+        job=job,
+        status=JobStatus.RUNNING,
+        asset_id=asset.id,
+        flow_run_id=flow_run_id,
+    )
+    graph.update_asset(session=session, asset=asset, status=AssetStatus.PROCESSING)
+    session.commit()
+    return StartedJob(job.id, asset.id)
+
+
+def run_job(engine: Engine, started: StartedJob, work: Callable[[], None]) -> JobOutcome:
+    """Do the job's work and end the job and its asset as it went."""
+    try:
+        work()
+    except IngestError as exc:
+        finish_job(engine, started, error=str(exc))
+        return JobOutcome(started.job_id, started.asset_id, JobStatus.FAILED, str(exc))
+    except BaseException as exc:
+        finish_job(engine, started, error=internal_error(exc))
+        raise
+    finish_job(engine, started, error=None)
+    return JobOutcome(started.job_id, started.asset_id, JobStatus.COMPLETED)
+
+
+def finish_job(engine: Engine, started: StartedJob, *, error: str | None) -> None:
     """End the job and the asset: ready and processed, or failed with the error."""
     with new_session(engine) as session:
-        asset = session.get_one(Asset, asset_id)
-        job = session.get_one(IngestJob, job_id)
+        asset = session.get_one(Asset, started.asset_id)
+        job = session.get_one(IngestJob, started.job_id)
         if error is None:
             graph.update_asset(
                 session=session, asset=asset, status=AssetStatus.READY, processed=True, error=None
@@ -36,9 +164,3 @@ def fail_job(engine: Engine, job_id: uuid.UUID, error: str) -> None:
         job = session.get_one(IngestJob, job_id)
         graph.update_job(session=session, job=job, status=JobStatus.FAILED, error=error)
         session.commit()
-
-
-def current_flow_run_id() -> uuid.UUID | None:
-    """Return the id of the Prefect flow run this code runs in, if any."""
-    run_id = flow_run.get_id()
-    return uuid.UUID(run_id) if run_id else None

@@ -2,22 +2,38 @@
 
 A recipe is data: the steps per kind and each step's options, one typed
 model that a flow parameter (and so the Prefect UI form) can change. A step
-is a plain function that runs its Prefect task(s) on the fetched original and
-records what they made in the graph, skipping work whose recipe and source
-are unchanged.
+is a plain function in ``STEPS`` that runs its Prefect task(s) on the fetched
+original and records what they made in the graph. ``run_recipe`` skips a step
+whose recipe key (its options and the source's bytes) is already recorded,
+and probes the original once for the steps that read its streams.
+
+To add a step: a name in ``StepName``, a list default in ``RecipeOptions``
+for the kinds that take it (and its options model, if any), and a line in
+``STEPS``.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from prefect import get_run_logger
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import to_jsonable_python
+from sqlmodel import select
 
-from flows.derivation import DeriveContext
+from core.forms import number_fields
+from core.kinds import AssetKind
 from flows.derive_audio import audio_step
 from flows.derive_image import image_step
-from flows.derive_video import probe_step, video_step
-from models.tables import AssetKind
+from flows.derive_video import probe_task, record_probe, video_step
+from flows.runtime import DeriveContext
+from models.db import new_session
+from models.tables import Format
 from tasks.audio.derive import AudioOptions
 from tasks.images.process import ImageOptions
 from tasks.video import VideoOptions
@@ -28,14 +44,34 @@ StepName = Literal["probe", "image", "video", "audio"]
 class RecipeOptions(BaseModel):
     """Which steps run for each kind, and the options of each step."""
 
-    image: list[StepName] = Field(default=["image"], description="Steps for images")
-    video: list[StepName] = Field(
-        default=["probe", "video", "audio"], description="Steps for videos"
+    model_config = ConfigDict(json_schema_extra=number_fields)
+
+    image: list[StepName] = Field(
+        default=["image"], title="Image steps", description="Steps for images, in order"
     )
-    audio: list[StepName] = Field(default=["probe", "audio"], description="Steps for audio")
-    image_options: ImageOptions = Field(default_factory=ImageOptions)
-    video_options: VideoOptions = Field(default_factory=VideoOptions)
-    audio_options: AudioOptions = Field(default_factory=AudioOptions)
+    video: list[StepName] = Field(
+        default=["probe", "video", "audio"],
+        title="Video steps",
+        description="Steps for videos, in order",
+    )
+    audio: list[StepName] = Field(
+        default=["probe", "audio"], title="Audio steps", description="Steps for audio, in order"
+    )
+    image_options: ImageOptions = Field(
+        default_factory=ImageOptions,
+        title="Image options",
+        description="Sizes, their encoding, the pixel limit",
+    )
+    video_options: VideoOptions = Field(
+        default_factory=VideoOptions,
+        title="Video options",
+        description="Proxy profile, sprite sheets, poster, time limits",
+    )
+    audio_options: AudioOptions = Field(
+        default_factory=AudioOptions,
+        title="Audio options",
+        description="Fragments, their encoding, the waveform",
+    )
 
     def steps_for(self, kind: AssetKind) -> list[StepName]:
         """Name the steps that run for an asset of this kind (none for documents and others)."""
@@ -46,14 +82,65 @@ class RecipeOptions(BaseModel):
         }.get(kind, [])
 
 
+@dataclass(frozen=True)
+class RecipeStep:
+    """One step of the table: what it does, and what it reads."""
+
+    # Derive and record: (context, the step's options, its recipe key).
+    derive: Callable[[DeriveContext, Any, str], None]
+    # The RecipeOptions field holding the step's options; None: it has none.
+    options: str | None = None
+    # Whether it reads the original's streams (DeriveContext.probe).
+    needs_probe: bool = False
+
+    def options_of(self, recipe: RecipeOptions) -> object:
+        """Return this step's options in the recipe."""
+        return None if self.options is None else getattr(recipe, self.options)
+
+
+STEPS: dict[StepName, RecipeStep] = {
+    "probe": RecipeStep(record_probe, needs_probe=True),
+    "image": RecipeStep(image_step, options="image_options"),
+    "video": RecipeStep(video_step, options="video_options", needs_probe=True),
+    "audio": RecipeStep(audio_step, options="audio_options", needs_probe=True),
+}
+
+
 def run_recipe(context: DeriveContext, recipe: RecipeOptions) -> None:
-    """Run every step of the recipe for the asset's kind, in order."""
-    for step in recipe.steps_for(context.kind):
-        if step == "probe":
-            probe_step(context)
-        elif step == "image":
-            image_step(context, recipe.image_options)
-        elif step == "video":
-            video_step(context, recipe.video_options)
-        elif step == "audio":
-            audio_step(context, recipe.audio_options)
+    """Run every step of the recipe for the asset's kind, in order, skipping current ones."""
+    logger = get_run_logger()
+    due: list[tuple[RecipeStep, object, str]] = []
+    for name in recipe.steps_for(context.kind):
+        entry = STEPS[name]
+        options = entry.options_of(recipe)
+        key = recipe_key(name, options, context.original_sha256)
+        if already_derived(context, key):
+            logger.info("%s derivatives are current; skipping", name)
+        else:
+            due.append((entry, options, key))
+    if any(entry.needs_probe for entry, _, _ in due):
+        probe = probe_task.run(context.mode, context.original)
+        context = dataclasses.replace(context, probe=probe)
+    for entry, options, key in due:
+        entry.derive(context, options, key)
+
+
+def recipe_key(step: str, options: object, source_sha256: str) -> str:
+    """Digest the step, its options and the source content: what decides its output.
+
+    A format recorded with this key was made by the same recipe from the same
+    bytes, so a re-run may skip the step.
+    """
+    recipe = {"step": step, "options": to_jsonable_python(options), "source": source_sha256}
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
+
+
+def already_derived(context: DeriveContext, key: str) -> bool:
+    """Tell whether the asset holds a format made with this recipe key."""
+    with new_session(context.engine) as session:
+        found = session.exec(
+            select(Format.id)
+            .where(Format.asset_id == context.asset_id, Format.recipe_key == key)
+            .limit(1)
+        ).first()
+    return found is not None

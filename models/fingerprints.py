@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from sqlalchemy import delete, insert
 from sqlmodel import Session, col, select
 
-from models.tables import Fingerprint, FingerprintTerm
-from tasks.audio.fingerprint import Fingerprint as MeasuredFingerprint
+from models.tables import AudioFingerprint, FingerprintTerm
+from tasks.audio.fingerprint import Fingerprint
 from tasks.audio.matching import FingerprintId, StoredFingerprint, index_terms
 
 # Terms per IN (...) lookup: well under PostgreSQL's and SQLite's parameter limits.
@@ -27,12 +27,12 @@ def record_fingerprint(
     *,
     session: Session,
     asset_id: uuid.UUID,
-    measured: MeasuredFingerprint,
+    measured: Fingerprint,
     file_id: uuid.UUID | None = None,
     indexed: bool = False,
-) -> Fingerprint:
+) -> AudioFingerprint:
     """Record a fingerprint; ``indexed`` also posts its terms for clip matching."""
-    row = Fingerprint(
+    row = AudioFingerprint(
         asset_id=asset_id,
         file_id=file_id,
         offset_s=measured.offset_s,
@@ -56,14 +56,14 @@ def record_fingerprint(
 
 def remove_track_fingerprints(*, session: Session, asset_id: uuid.UUID) -> None:
     """Delete the asset's whole-track fingerprints and their postings (before a re-derive)."""
-    track_ids = select(Fingerprint.id).where(
-        Fingerprint.asset_id == asset_id,
-        col(Fingerprint.file_id).is_(None),
+    track_ids = select(AudioFingerprint.id).where(
+        AudioFingerprint.asset_id == asset_id,
+        col(AudioFingerprint.file_id).is_(None),
     )
     session.execute(
         delete(FingerprintTerm).where(col(FingerprintTerm.fingerprint_id).in_(track_ids))
     )
-    session.execute(delete(Fingerprint).where(col(Fingerprint.id).in_(track_ids)))
+    session.execute(delete(AudioFingerprint).where(col(AudioFingerprint.id).in_(track_ids)))
 
 
 class SqlFingerprintIndex:
@@ -90,7 +90,7 @@ class SqlFingerprintIndex:
     ) -> Mapping[FingerprintId, StoredFingerprint]:
         """Return the stored fingerprints with these ids."""
         rows = self._session.exec(
-            select(Fingerprint).where(col(Fingerprint.id).in_(fingerprint_ids))
+            select(AudioFingerprint).where(col(AudioFingerprint.id).in_(fingerprint_ids))
         ).all()
         return {
             row.id: StoredFingerprint(

@@ -24,12 +24,12 @@ from core.errors import IdentifierConflict
 from models.tables import (
     Asset,
     AssetStatus,
+    AudioFingerprint,
     Blob,
     Event,
     File,
     FileSet,
     FileStatus,
-    Fingerprint,
     FingerprintTerm,
     Format,
     IngestJob,
@@ -252,11 +252,11 @@ def remove_format(*, session: Session, asset: Asset, name: str) -> None:
         return
     file_set_ids = select(FileSet.id).where(FileSet.format_id == fmt.id)
     file_ids = select(File.id).where(col(File.file_set_id).in_(file_set_ids))
-    fingerprint_ids = select(Fingerprint.id).where(col(Fingerprint.file_id).in_(file_ids))
+    fingerprint_ids = select(AudioFingerprint.id).where(col(AudioFingerprint.file_id).in_(file_ids))
     session.execute(
         delete(FingerprintTerm).where(col(FingerprintTerm.fingerprint_id).in_(fingerprint_ids))
     )
-    session.execute(delete(Fingerprint).where(col(Fingerprint.file_id).in_(file_ids)))
+    session.execute(delete(AudioFingerprint).where(col(AudioFingerprint.file_id).in_(file_ids)))
     session.execute(delete(File).where(col(File.file_set_id).in_(file_set_ids)))
     session.execute(delete(FileSet).where(col(FileSet.format_id) == fmt.id))
     session.delete(fmt)

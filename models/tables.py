@@ -20,6 +20,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from core.kinds import AssetKind
+
 # JSONB on PostgreSQL (indexable, compact), plain JSON text elsewhere.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -48,14 +50,6 @@ def utcnow() -> datetime:
 
 def _timestamp(**kwargs: Any) -> Any:
     return Field(default_factory=utcnow, sa_type=UTCDateTime, **kwargs)
-
-
-class AssetKind(StrEnum):
-    IMAGE = "image"
-    VIDEO = "video"
-    AUDIO = "audio"
-    DOCUMENT = "document"
-    OTHER = "other"
 
 
 class AssetStatus(StrEnum):
@@ -240,7 +234,9 @@ class ImageHash(SQLModel, table=True):
 
 
 # A Chromaprint fingerprint of a whole audio track or of one fragment of it.
-class Fingerprint(SQLModel, table=True):
+class AudioFingerprint(SQLModel, table=True):
+    __tablename__ = "fingerprint"
+
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     asset_id: uuid.UUID = Field(foreign_key="asset.id", index=True)
     # The fragment's file; None for the whole-track fingerprint.

@@ -59,7 +59,8 @@ def fetch_source(
 
     The file is named ``<sha256><ext>``. Transient failures (timeouts, 5xx,
     429, truncated bodies) are retried by ``retry`` (default: 4 attempts with
-    jittered backoff); permanent ones raise at once. A failed attempt leaves
+    jittered backoff; a caller that retries the whole call itself, such as a
+    flow step, passes ``ONE_ATTEMPT``); permanent ones raise at once. A failed attempt leaves
     no file behind. Errors and log lines name the source redacted.
     """
     source = source.strip()

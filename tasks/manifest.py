@@ -35,15 +35,15 @@ from pydantic import ValidationError
 
 from core.errors import InvalidSource
 from core.redact import redact_source
+from core.requests import AssetRequest
 from core.settings import Settings
-from flows.requests import AssetRequest
 from storage import open_store
 from tasks.fetch import fetch_source
 from tasks.local_fetch import open_local
 
-Format = Literal["csv", "jsonl"]
+ManifestFormat = Literal["csv", "jsonl"]
 
-_SUFFIX_FORMATS: dict[str, Format] = {
+_SUFFIX_FORMATS: dict[str, ManifestFormat] = {
     ".csv": "csv",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
@@ -87,7 +87,7 @@ def read_manifest(
         yield from parse(chain([first], lines), project=project, shown=redact_source(location))
 
 
-def _manifest_format(location: str) -> Format | None:
+def _manifest_format(location: str) -> ManifestFormat | None:
     suffix = PurePosixPath(urlsplit(location).path).suffix.lower()
     return _SUFFIX_FORMATS.get(suffix)
 

@@ -59,14 +59,33 @@ class RetryPolicy:
             try:
                 return attempt()
             except TransientError as error:
-                wait = self.delay(retry, error)
-                logger.warning(
-                    "%s failed (attempt %d of %d): %s; retrying in %.2f s",
-                    describe,
-                    retry,
-                    self.attempts,
-                    error,
-                    wait,
-                )
-                self.sleep(wait)
+                self.wait_before_retry(retry, error, describe=describe, logger=logger)
         return attempt()
+
+    def wait_before_retry(
+        self,
+        retry: int,
+        error: TransientError,
+        *,
+        describe: str,
+        logger: logging.Logger | logging.LoggerAdapter[Any],
+    ) -> None:
+        """Say that attempt ``retry`` failed, and wait as long as this policy says.
+
+        ``call`` does this between its attempts; a caller that repeats the
+        attempts itself (a Prefect task's retries) does it before each repeat.
+        """
+        wait = self.delay(retry, error)
+        logger.warning(
+            "%s failed (attempt %d of %d): %s; retrying in %.2f s",
+            describe,
+            retry,
+            self.attempts,
+            error,
+            wait,
+        )
+        self.sleep(wait)
+
+
+# For a call whose caller retries it already (a flow step): try once.
+ONE_ATTEMPT = RetryPolicy(attempts=1)

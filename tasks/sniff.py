@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import UnsupportedMedia
-from models.tables import AssetKind
+from core.kinds import AssetKind
 
 # Enough for every signature below, including an MP4 'ftyp' box and an
 # Ogg page's codec header.

@@ -24,6 +24,7 @@ from prefect.states import Scheduled
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from core.requests import AssetRequest
 from core.settings import Settings
 from deployments.submit import get_job, submit_ingest
 from models.db import make_engine, new_session
@@ -76,7 +77,9 @@ def test_a_submitted_source_completes_and_is_recorded(
         f"/{uuid.uuid4().hex}/minutes.txt", ServeFile(_document(tmp_path, body))
     )
 
-    job = submit_ingest(url, project="e2e", title="Minutes", wait=True, timeout_s=RUN_TIMEOUT_S)
+    job = submit_ingest(
+        AssetRequest(source=url, project="e2e", title="Minutes"), wait=True, timeout_s=RUN_TIMEOUT_S
+    )
 
     assert (job.status, job.progress, job.error) == (JobStatus.COMPLETED, 100, None), service.log()
     assert job.flow_run_id is not None and job.asset_id is not None
@@ -101,8 +104,10 @@ def test_the_same_idempotency_key_twice_is_one_job_and_one_run(
     )
     key = f"cms-{uuid.uuid4().hex}"
 
-    first = submit_ingest(url, idempotency_key=key)
-    second = submit_ingest(url, idempotency_key=key, wait=True, timeout_s=RUN_TIMEOUT_S)
+    first = submit_ingest(AssetRequest(source=url), idempotency_key=key)
+    second = submit_ingest(
+        AssetRequest(source=url), idempotency_key=key, wait=True, timeout_s=RUN_TIMEOUT_S
+    )
 
     assert second.id == first.id
     assert second.flow_run_id == first.flow_run_id
@@ -173,7 +178,7 @@ def _flow_run_process(service: Service, flow_run_id: uuid.UUID) -> psutil.Proces
 def _stalled_job(http_server: LocalHTTPServer, path: str) -> uuid.UUID:
     """Submit a source that stalls and return the job once its run is blocked on it."""
     url = http_server.route(path, Stall())
-    job = submit_ingest(url)
+    job = submit_ingest(AssetRequest(source=url))
     wait_until(
         lambda: http_server.requests(path) and get_job(job.id).status == JobStatus.RUNNING,
         timeout_s=RUN_TIMEOUT_S,

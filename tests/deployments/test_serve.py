@@ -27,9 +27,9 @@ def test_ingest_asset_shows_a_form_of_the_request_fields() -> None:
     assert request["required"] == ["source"]
     assert "s3://bucket/key" in fields["source"]["description"]
     assert fields["project"]["default"] == "default"
-    assert fields["project"]["description"] == "Project the asset belongs to"
+    assert fields["project"]["description"] == "The project the asset belongs to"
     assert fields["identifier"]["description"].startswith("Unique within the project")
-    assert fields["external_id"]["description"] == "The id in the user's own system"
+    assert fields["external_id"]["description"] == "The asset's id in your own system"
     assert {"title", "description", "category", "tags"} <= set(fields)
     assert schema["properties"]["job_id"]["default"] is None
 

@@ -19,16 +19,15 @@ from prefect.client.schemas.objects import TaskRun
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from core.requests import AssetRequest
 from core.settings import Settings
 from flows.batch import (
     ARTIFACT_KEY,
     BatchSummary,
     ItemStatus,
     batch_ingest,
-    items_per_task_run,
 )
 from flows.ingest import ingest_asset
-from flows.requests import AssetRequest
 from models.db import make_engine, new_session
 from models.tables import Asset, AssetStatus, Blob, File, IngestJob, JobStatus, Project
 from tests.fixtures.http_server import LocalHTTPServer, ServeFile, Status
@@ -356,19 +355,3 @@ def test_items_share_task_runs_and_their_steps_run_inline(
     assert flow_run_id is not None
     assert _task_run_names(flow_run_id, expected=3) == ["line-5", "lines-1-2", "lines-3-4"]
     assert _count(session, IngestJob, IngestJob.status == JobStatus.COMPLETED) == 5
-
-
-@pytest.mark.parametrize(
-    ("pending", "in_flight", "most", "expected"),
-    [
-        (200, 8, 8, 8),  # a long batch: full task runs
-        (10, 8, 8, 2),  # a short one is spread over every slot
-        (3, 8, 8, 1),
-        (0, 4, 8, 1),
-        (50, 1, 100, 50),
-    ],
-)
-def test_items_per_task_run_keeps_every_slot_busy(
-    pending: int, in_flight: int, most: int, expected: int
-) -> None:
-    assert items_per_task_run(pending, in_flight=in_flight, most=most) == expected

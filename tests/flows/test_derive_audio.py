@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, func, select
 
+from core.requests import AssetRequest
 from core.settings import Settings
 from flows.ingest import ingest_asset
-from flows.requests import AssetRequest
 from models.fingerprints import SqlFingerprintIndex
 from models.tables import (
     AUDIO_FRAGMENT,
@@ -19,9 +19,9 @@ from models.tables import (
     Asset,
     AssetKind,
     AssetStatus,
+    AudioFingerprint,
     File,
     FileSet,
-    Fingerprint,
     FingerprintTerm,
     Format,
     JobStatus,
@@ -79,7 +79,9 @@ def test_an_audio_file_gets_fragments_a_waveform_and_a_matchable_fingerprint(
     waveform = json.loads(client.get_object(s3_bucket, waveform_file.key).read())
     assert waveform["channels"] == 1 and waveform["length"] * 2 == len(waveform["data"])
 
-    fingerprints = session.exec(select(Fingerprint).where(Fingerprint.asset_id == asset.id)).all()
+    fingerprints = session.exec(
+        select(AudioFingerprint).where(AudioFingerprint.asset_id == asset.id)
+    ).all()
     assert len(fingerprints) == 4  # the track and one per fragment
     track_print = next(fp for fp in fingerprints if fp.file_id is None)
     assert track_print.duration_s == pytest.approx(TRACK_S, abs=0.5)

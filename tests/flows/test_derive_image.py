@@ -9,9 +9,9 @@ from pathlib import Path
 from PIL import Image
 from sqlmodel import Session, col, select
 
+from core.requests import AssetRequest
 from core.settings import Settings
 from flows.ingest import ingest_asset
-from flows.requests import AssetRequest
 from models.similarity import NEAR_DUPLICATE, similar_to_asset
 from models.tables import (
     ORIGINAL,

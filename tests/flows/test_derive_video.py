@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
+from core.requests import AssetRequest
 from core.settings import Settings
 from flows.ingest import ingest_asset
-from flows.requests import AssetRequest
 from models.tables import (
     KEYFRAMES,
     ORIGINAL,

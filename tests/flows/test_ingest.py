@@ -9,9 +9,9 @@ from pathlib import Path
 from sqlalchemy import func, select, text
 from sqlmodel import Session
 
+from core.requests import AssetRequest
 from core.settings import Settings
 from flows.ingest import ingest_asset
-from flows.requests import AssetRequest
 from models.tables import (
     ORIGINAL,
     Asset,

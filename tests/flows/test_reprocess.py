@@ -7,11 +7,11 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from core.requests import AssetRequest
 from core.settings import Settings
 from flows.ingest import ingest_asset
 from flows.recipes import RecipeOptions
 from flows.reprocess import reprocess_asset
-from flows.requests import AssetRequest
 from models.tables import File, Format, IngestJob, JobKind, JobStatus
 from tasks.images.process import ImageOptions
 from tests.fixtures.http_server import LocalHTTPServer, ServeFile

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-import flows.steps
+import flows.fetch_store
+from core.requests import AssetRequest
 from core.settings import Settings
 from flows.ingest import ingest_asset
-from flows.requests import AssetRequest
 from models.tables import ORIGINAL, Asset, AssetKind, File, Format, JobStatus
 from tests.fixtures.audio_media import video_with_audio
 from tests.fixtures.http_server import LocalHTTPServer, ServeFile
@@ -39,7 +39,7 @@ def test_a_video_page_is_ingested_as_its_video_titled_by_the_page(
         '<video controls src="clip.mp4"></video></body></html>'
     )
     page_url = http_server.route(f"/{folder}/watch", ServeFile(page, "text/html"))
-    monkeypatch.setattr(flows.steps, "is_video_page", lambda url: url.startswith(page_url))
+    monkeypatch.setattr(flows.fetch_store, "is_video_page", lambda url: url.startswith(page_url))
 
     outcome = ingest_asset(AssetRequest(source=page_url + "?token=s3cret"))
 

@@ -48,10 +48,11 @@ def test_csv_rows_become_requests_with_their_fields_and_tags(
         "photo",
         ["dawn", "sky"],
     )
+    # Blank fields are not given: empty.
     assert (second.project, second.identifier, second.title, second.tags) == (
         "archive",
-        None,
-        None,
+        "",
+        "",
         ["x", "y", "z"],
     )
     # The quoted field spans lines 2-3, the blank line 4 is skipped: b is on line 5.

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from core.errors import UnsupportedMedia
-from models.tables import AssetKind
+from core.kinds import AssetKind
 from tasks.sniff import Sniffed, check_declared_media, sniff_bytes, sniff_file
 
 

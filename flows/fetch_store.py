@@ -1,8 +1,4 @@
-"""The Prefect tasks the flows compose.
-
-Each wraps plain functions from ``tasks/`` or ``storage/`` with the shared
-retry policy; the plain functions stay testable without Prefect.
-"""
+"""The steps that bring bytes in and put them away: fetch the source, store files by content."""
 
 from __future__ import annotations
 
@@ -11,33 +7,36 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.settings import Settings
-from flows.step_runs import step
+from flows.runtime import step
 from storage import open_store
-from storage.digest import FileDigest, digest_file
+from storage.digest import digest_file
 from storage.stored import StoredObject, store_content
 from tasks.fetch import FetchedSource, fetch_source
+from tasks.retrying import ONE_ATTEMPT
 from tasks.ytdlp import PageInfo, download_page_video, is_video_page
 
 
 @dataclass(frozen=True)
-class Fetched:
-    """The fetched original, and the page it came from when it was a video page."""
+class FetchResult:
+    """What the fetch step brought: the source's file, and its page when it was a video page."""
 
     file: FetchedSource
     page: PageInfo | None = None
 
 
 @step("fetch")
-def fetch_step(source: str, *, dest_dir: Path, settings: Settings) -> Fetched:
+def fetch_step(source: str, *, dest_dir: Path, settings: Settings) -> FetchResult:
     """Fetch the source into ``dest_dir``, hashing it on the way.
 
     Video pages (YouTube and the other sites yt-dlp knows) go through yt-dlp;
-    everything else is fetched as the file it names.
+    everything else is fetched as the file it names. The step's retries are
+    the only ones: ``fetch_source`` tries once.
     """
     if is_video_page(source):
         download = download_page_video(source, dest_dir=dest_dir, settings=settings)
-        return Fetched(download.fetched, download.page)
-    return Fetched(fetch_source(source, dest_dir=dest_dir, settings=settings))
+        return FetchResult(download.fetched, download.page)
+    fetched = fetch_source(source, dest_dir=dest_dir, settings=settings, retry=ONE_ATTEMPT)
+    return FetchResult(fetched)
 
 
 @step("store")
@@ -45,9 +44,8 @@ def store_step(
     fetched: FetchedSource, *, content_type: str | None, settings: Settings
 ) -> StoredObject:
     """Put the fetched file into the object store under its content key."""
-    digest = FileDigest(sha256=fetched.sha256, md5=fetched.md5, size=fetched.size)
     return store_content(
-        open_store(settings), fetched.path, digest=digest, content_type=content_type
+        open_store(settings), fetched.path, digest=fetched.digest, content_type=content_type
     )
 
 
