@@ -1,24 +1,19 @@
-"""``assetflow batch MANIFEST``: run the batch flow in this process, with a progress bar."""
+"""``assetflow batch MANIFEST``: run the batch flow in this process, with a progress bar.
+
+The flow, Prefect and rich are imported when the command runs, not when the CLI starts.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from core.settings import Settings
-from flows.batch import BatchRow, BatchSummary, ItemStatus, batch_flow
-from models.migrate import upgrade_database
+if TYPE_CHECKING:
+    from flows.batch import BatchSummary
 
-_STYLES = {
-    ItemStatus.COMPLETED: "green",
-    ItemStatus.FAILED: "red",
-    ItemStatus.SKIPPED: "yellow",
-}
+_STYLES = {"completed": "green", "failed": "red", "skipped": "yellow"}
 
 
 def batch(
@@ -45,7 +40,13 @@ def batch(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
 ) -> None:
     """Ingest every item of a manifest not ingested yet; exit 1 if any item failed."""
-    upgrade_database(Settings().database_url)
+    from core.settings import Settings
+    from flows.derive_video import ensure_transcode_limit
+    from models.migrate import upgrade_database
+
+    settings = Settings()
+    upgrade_database(settings.database_url)
+    ensure_transcode_limit(settings)
     summary = _run_with_progress(
         manifest, concurrency=concurrency, project=project, items_per_task=items_per_task
     )
@@ -61,6 +62,12 @@ def _run_with_progress(
     manifest: str, *, concurrency: int | None, project: str, items_per_task: int | None
 ) -> BatchSummary:
     """Run the flow while a progress line on stderr counts the items as they end."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from flows.batch import BatchRow, ItemStatus, batch_flow
+    from flows.run_states import result_of
+
     counts: Counter[ItemStatus] = Counter()
     # The manifest streams, so the total is unknown until the end: the bar pulses.
     with Progress(
@@ -79,12 +86,21 @@ def _run_with_progress(
             described = ", ".join(f"{counts[status]} {status}" for status in ItemStatus)
             progress.update(bar, advance=1, description=described)
 
-        return batch_flow(on_row=advance)(
-            manifest, concurrency=concurrency, project=project, items_per_task=items_per_task
+        state = batch_flow(on_row=advance)(
+            manifest,
+            concurrency=concurrency or 0,
+            project=project,
+            items_per_task=items_per_task or 0,
+            return_state=True,
         )
+        summary: BatchSummary = result_of(state)
+        return summary
 
 
 def _print_summary(summary: BatchSummary) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"batch {summary.manifest}")
     for column in ("line", "identifier", "status", "asset id", "error / note"):
         table.add_column(column, overflow="fold")

@@ -1,94 +1,126 @@
-"""The ``assetflow`` command line."""
+"""The ``assetflow`` command line.
+
+A command imports what it needs when it runs, not when the CLI starts: ``ls``,
+``show``, ``similar`` and ``job`` answer at once, without loading Prefect,
+yt-dlp or the media libraries that ``ingest`` and ``batch`` need
+(bench/bench_cli.py times them). Every command that prints data takes
+``--json`` and prints one JSON document (the shapes are in the README).
+"""
 
 from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from core.requests import AssetRequest
-from core.settings import Settings
-from deployments.render import render_tree
+from deployments.batch_cli import batch
 from deployments.request_options import takes_request
-from flows.ingest import ingest_asset
-from models.db import make_engine, new_session
-from models.fingerprints import SqlFingerprintIndex
-from models.migrate import upgrade_database
-from models.queries import list_assets, load_asset_graph
-from models.similarity import similar_to_asset
-from models.tables import JobStatus
-from tasks.audio.matching import match_clip
-from tasks.images.hashes import PHASH_MAX_DISTANCE
+from deployments.service_cli import deploy, job, serve_command, submit
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 app = typer.Typer(help="Self-hosted media ingestion: fetch, store, probe, derive, record.")
 db_app = typer.Typer(help="The asset store's schema.")
 app.add_typer(db_app, name="db")
 
+AS_JSON = typer.Option("--json", help="Print JSON (see the README for its shape)")
+
+
+def print_json(value: Any) -> None:
+    """Print one JSON document: ids, times and enums as strings."""
+    typer.echo(json.dumps(value, default=str, indent=2))
+
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the schema migrations to the configured database."""
+    from core.settings import Settings
+    from models.migrate import upgrade_database
+
     upgrade_database(Settings().database_url)
     typer.echo("database is up to date")
 
 
 @app.command()
 @takes_request
-def ingest(
-    request: AssetRequest,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON")] = False,
-) -> None:
+def ingest(request: AssetRequest, as_json: Annotated[bool, AS_JSON] = False) -> None:
     """Ingest one source in this process and print the resulting asset graph."""
+    from dataclasses import asdict
+
+    from core.settings import Settings
+    from flows.ingest import ingest as ingest_here
+    from models.migrate import upgrade_database
+
     settings = Settings()
     upgrade_database(settings.database_url)
-    outcome = ingest_asset(request)
+    outcome = ingest_here(request)
     if as_json:
-        typer.echo(json.dumps(asdict(outcome), default=str))
-    elif outcome.asset_id is not None:
-        show_graph(settings, outcome.asset_id)
-    elif outcome.existing_asset_id is not None:
-        show_graph(settings, outcome.existing_asset_id)
-    if outcome.status is not JobStatus.COMPLETED:
+        print_json(asdict(outcome))
+    elif (shown := outcome.asset_id or outcome.existing_asset_id) is not None:
+        show_graph(shown, as_json=False)
+    if outcome.failed:
         if not as_json:
             typer.echo(f"error: {outcome.error}", err=True)
         raise typer.Exit(code=1)
 
 
 @app.command()
-def show(asset_id: Annotated[uuid.UUID, typer.Argument(help="The asset's id")]) -> None:
+def show(
+    asset_id: Annotated[uuid.UUID, typer.Argument(help="The asset's id")],
+    as_json: Annotated[bool, AS_JSON] = False,
+) -> None:
     """Print an asset's graph as a tree."""
-    show_graph(Settings(), asset_id)
+    show_graph(asset_id, as_json=as_json)
 
 
 @app.command("ls")
 def list_command(
     project: Annotated[str | None, typer.Option(help="Only this project")] = None,
     limit: Annotated[int, typer.Option(min=1)] = 50,
+    as_json: Annotated[bool, AS_JSON] = False,
 ) -> None:
     """List the newest assets."""
-    engine = make_engine(Settings().database_url)
-    with new_session(engine) as session:
-        for asset, project_name in list_assets(session=session, project=project, limit=limit):
-            typer.echo(
-                f"{asset.id}  {asset.status:<10} {asset.kind:<8} {project_name}/{asset.identifier}"
-            )
+    from deployments.render import asset_json
+    from models.queries import list_assets
+
+    with _session() as session:
+        rows = list_assets(session=session, project=project, limit=limit)
+    if as_json:
+        print_json([asset_json(asset, project_name) for asset, project_name in rows])
+        return
+    for asset, project_name in rows:
+        typer.echo(
+            f"{asset.id}  {asset.status:<10} {asset.kind:<8} {project_name}/{asset.identifier}"
+        )
 
 
 @app.command()
 def similar(
     asset_id: Annotated[uuid.UUID, typer.Argument(help="An image asset's id")],
     max_distance: Annotated[
-        int, typer.Option(min=0, max=64, help="Most bits the phashes may differ by")
-    ] = PHASH_MAX_DISTANCE,
+        int | None,
+        typer.Option(
+            min=0, max=64, help="Most bits the phashes may differ by [default: near duplicates]"
+        ),
+    ] = None,
+    as_json: Annotated[bool, AS_JSON] = False,
 ) -> None:
     """List the images that look like this one, nearest first."""
-    engine = make_engine(Settings().database_url)
-    with new_session(engine) as session:
-        found = similar_to_asset(session=session, asset_id=asset_id, max_distance=max_distance)
+    from models.similarity import similar_to_asset
+
+    chosen = {} if max_distance is None else {"max_distance": max_distance}
+    with _session() as session:
+        found = similar_to_asset(session=session, asset_id=asset_id, **chosen)
+    if as_json:
+        print_json([{"asset_id": other.asset_id, "distance": other.distance} for other in found])
+        return
     if not found:
         typer.echo("no similar images")
     for other in found:
@@ -101,35 +133,70 @@ def match(
         Path, typer.Argument(help="An audio or video clip", exists=True, dir_okay=False)
     ],
     top: Annotated[int, typer.Option(min=1, help="How many assets to list")] = 5,
+    as_json: Annotated[bool, AS_JSON] = False,
 ) -> None:
     """Find the assets a clip was cut from, with the offset in seconds and a score."""
-    engine = make_engine(Settings().database_url)
-    with new_session(engine) as session:
+    from models.fingerprints import SqlFingerprintIndex
+    from tasks.audio.matching import match_clip
+
+    with _session() as session:
         matches = match_clip(clip, index=SqlFingerprintIndex(session), top=top)
+    if as_json:
+        print_json(
+            [{"asset_id": m.asset_id, "offset_s": m.offset_s, "score": m.score} for m in matches]
+        )
+    else:
+        for found in matches:
+            typer.echo(f"{found.asset_id}  at {found.offset_s:8.2f} s  score {found.score:.3f}")
+        if not matches:
+            typer.echo("no match")
     if not matches:
-        typer.echo("no match")
         raise typer.Exit(code=1)
-    for found in matches:
-        typer.echo(f"{found.asset_id}  at {found.offset_s:8.2f} s  score {found.score:.3f}")
 
 
-def show_graph(settings: Settings, asset_id: uuid.UUID) -> None:
-    """Print an asset's graph as a tree, or exit 1 when there is no such asset."""
-    engine = make_engine(settings.database_url)
-    with new_session(engine) as session:
+def show_graph(asset_id: uuid.UUID, *, as_json: bool) -> None:
+    """Print an asset's graph as a tree (or JSON), or exit 1 when there is no such asset."""
+    from deployments.render import graph_json, render_tree
+    from models.queries import load_asset_graph
+
+    with _session() as session:
         graph = load_asset_graph(session=session, asset_id=asset_id)
         if graph is None:
             typer.echo(f"error: no asset {asset_id}", err=True)
             raise typer.Exit(code=1)
-        typer.echo(render_tree(graph))
+        if as_json:
+            print_json(graph_json(graph))
+        else:
+            typer.echo(render_tree(graph))
 
 
-from deployments.batch_cli import batch  # noqa: E402
+@contextmanager
+def _session() -> Iterator[Session]:
+    """Open a session on the configured asset store; close it and its engine after."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
+
+    from core.settings import Settings
+    from models.db import make_engine, new_session
+
+    url = Settings().database_url
+    engine = make_engine(url)
+    try:
+        with new_session(engine) as session:
+            yield session
+    except DBAPIError as exc:
+        shown = make_url(url).render_as_string(hide_password=True)
+        typer.echo(
+            f"error: cannot read the asset store at {shown}: {exc.orig}; "
+            "is it up, and migrated ('assetflow db upgrade')?",
+            err=True,
+        )
+        raise typer.Exit(code=2) from exc
+    finally:
+        engine.dispose()
+
 
 app.command()(batch)
-
-from deployments.service_cli import deploy, job, serve_command, submit  # noqa: E402
-
 app.command("serve")(serve_command)
 app.command()(deploy)
 app.command()(submit)

@@ -89,7 +89,7 @@ def main() -> None:
     from core.requests import AssetRequest
     from core.settings import Settings
     from deployments.cli import show_graph
-    from flows.ingest import ingest_asset
+    from flows.ingest import ingest
     from models.migrate import upgrade_database
 
     settings = Settings()
@@ -102,7 +102,7 @@ def main() -> None:
 
     with serve(DEMO_DIR) as base_url:
         for name in makers:
-            outcome = ingest_asset(
+            outcome = ingest(
                 AssetRequest(
                     source=f"{base_url}/{name}",
                     project=PROJECT,
@@ -114,7 +114,7 @@ def main() -> None:
             print(f"\n== {name}: {outcome.status} {outcome.error or ''}")
             shown = outcome.asset_id or outcome.existing_asset_id
             if shown is not None:
-                show_graph(settings, shown)
+                show_graph(shown, as_json=False)
     print(f"\nObjects under {settings.storage_url}, graph in {settings.database_url}")
 
 

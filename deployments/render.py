@@ -1,11 +1,54 @@
-"""Render the asset graph for a terminal: a tree a person can read."""
+"""Render the asset graph: a tree a person can read, or JSON a program can (``--json``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from models.queries import AssetGraph
-from models.tables import File
+from models.tables import Asset, File, FileSet, Format, IngestJob
+
+# The fields of each row that the JSON shows, in order (the README documents them).
+ASSET_FIELDS = (
+    "id", "identifier", "status", "kind", "content_type", "title", "description", "category",
+    "tags", "external_id", "source", "original_filename", "placeholder", "error",
+    "created_at", "updated_at",
+)  # fmt: skip
+FORMAT_FIELDS = ("name", "technical", "recipe_key")
+FILE_SET_FIELDS = ("backend", "bucket")
+FILE_FIELDS = (
+    "name", "key", "size", "sha256", "md5", "content_type", "width", "height", "duration_s",
+    "status",
+)  # fmt: skip
+JOB_FIELDS = ("id", "kind", "status", "progress", "error", "flow_run_id", "created_at")
+
+
+def asset_json(asset: Asset, project: str) -> dict[str, Any]:
+    """Describe an asset as ``ls --json`` lists it: its fields and its project's name."""
+    return {"project": project, **_fields(asset, ASSET_FIELDS)}
+
+
+def graph_json(graph: AssetGraph) -> dict[str, Any]:
+    """Describe an asset's graph as ``show --json`` prints it."""
+    return asset_json(graph.asset, graph.project.name) | {
+        "formats": [
+            _fields(view.format, FORMAT_FIELDS)
+            | {"file_sets": [_file_set_json(file_set, files) for file_set, files in view.file_sets]}
+            for view in graph.formats
+        ],
+        "jobs": [_fields(job, JOB_FIELDS) for job in graph.jobs],
+    }
+
+
+def _file_set_json(file_set: FileSet, files: list[File]) -> dict[str, Any]:
+    return _fields(file_set, FILE_SET_FIELDS) | {
+        "files": [_fields(file, FILE_FIELDS) for file in files]
+    }
+
+
+def _fields(
+    row: Asset | Format | FileSet | File | IngestJob, names: tuple[str, ...]
+) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in names}
 
 
 def render_tree(graph: AssetGraph) -> str:

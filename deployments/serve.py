@@ -31,7 +31,7 @@ from prefect.schedules import Cron, Interval, Schedule
 
 from core.settings import Settings
 from deployments.crash_detection import HEARTBEAT_S, ensure_crash_detection
-from flows.derive_video import TRANSCODE_LIMIT
+from flows.derive_video import ensure_transcode_limit
 from models.migrate import upgrade_database
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -130,7 +130,7 @@ def prepare_server(settings: Settings) -> None:
     upgrade_database(settings.database_url)
     with get_client(sync_client=True) as client:
         ensure_crash_detection(client, silent_s=settings.crash_after_silent_s)
-        client.upsert_global_concurrency_limit_by_name(TRANSCODE_LIMIT, settings.transcode_slots)
+    ensure_transcode_limit(settings)
 
 
 def serve(settings: Settings, *, limit: int | None = None) -> None:
@@ -175,6 +175,8 @@ def deploy_to_pool(settings: Settings) -> list[uuid.UUID]:
             build=False,
             push=False,
             print_next_steps=False,
+            # Its advice to serve instead does not apply: workers on other machines run these.
+            ignore_warnings=True,
         )
         ids.append(uuid.UUID(str(deployment_id)))
     return ids

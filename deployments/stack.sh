@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Run assetflow as a service on this machine: a Prefect server, SeaweedFS S3 and a
 # process worker on the work pool, with the deployments applied to it.
-#   deployments/stack.sh up     start what is not running; print where the UI is
+#   deployments/stack.sh up     start what is not running; print where everything is
 #   deployments/stack.sh down   stop only what `up` started (pid files in ./.stack/)
 # Ports (override with the variables): PREFECT_PORT=4200, S3_PORT=8333.
-# The Prefect server keeps its database on PostgreSQL when one answers on
-# 127.0.0.1:5432 (database assetflow_prefect), in SQLite under ./.stack otherwise.
+# When PostgreSQL answers on 127.0.0.1:5432, the Prefect server keeps its database
+# there (assetflow_prefect) and so does the asset store (assetflow); otherwise
+# both are SQLite files (under ./.stack and ./data). The settings the CLI, the
+# worker and its flow runs need are written to ./.env (read from the directory
+# they run in: this checkout's root); other lines of an existing .env are kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,25 +48,53 @@ refuse_busy_port() {  # refuse_busy_port PORT WHAT VARIABLE
   fi
 }
 
+postgres_answers() { port_busy "$PG_PORT" && command -v psql >/dev/null; }
+
+ensure_database() {  # ensure_database NAME: create it on the local PostgreSQL unless it exists
+  psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname = '$1'" | grep -q 1 \
+    || psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -qc "CREATE DATABASE $1"
+}
+
 prefect_database_url() {
-  if port_busy "$PG_PORT" && command -v psql >/dev/null; then
-    psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -tAc \
-      "SELECT 1 FROM pg_database WHERE datname = 'assetflow_prefect'" | grep -q 1 \
-      || psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -qc "CREATE DATABASE assetflow_prefect"
+  if postgres_answers; then
+    ensure_database assetflow_prefect
     echo "postgresql+asyncpg://postgres@$PG_HOST:$PG_PORT/assetflow_prefect"
   else
     echo "sqlite+aiosqlite:///$PWD/$STACK/prefect/prefect.db"
   fi
 }
 
+asset_database_url() {
+  if postgres_answers; then
+    ensure_database assetflow
+    echo "postgresql+psycopg://postgres@$PG_HOST:$PG_PORT/assetflow"
+  else
+    echo "sqlite:///$PWD/data/assetflow.db"
+  fi
+}
+
+# Write the stack's settings into ./.env, keeping the lines it does not set.
+write_env() {
+  local keys="PREFECT_API_URL|ASSETFLOW_DATABASE_URL|ASSETFLOW_STORAGE_URL|ASSETFLOW_S3_[A-Z_]+"
+  local kept=""
+  [ -f .env ] && kept=$(grep -Ev "^(# written by make stack|($keys)=)" .env || true)
+  {
+    [ -n "$kept" ] && printf '%s\n' "$kept"
+    echo "# written by make stack (deployments/stack.sh): the CLI and the worker read these"
+    echo "PREFECT_API_URL=$PREFECT_API_URL"
+    echo "ASSETFLOW_DATABASE_URL=$ASSET_DB"
+    cat "$STACK/s3.env"
+  } >.env.new
+  mv .env.new .env
+}
+
 up() {
   mkdir -p "$STACK/prefect" "$STACK/s3" "$STACK/work"
   if ! running prefect; then
     refuse_busy_port "$PREFECT_PORT" "Prefect server" PREFECT_PORT
-    local db
-    db=$(prefect_database_url)
-    echo "Prefect server database: ${db%%://*}"
-    PREFECT_API_URL="" PREFECT_API_DATABASE_CONNECTION_URL="$db" \
+    prefect_database_url >"$STACK/prefect.db-url"
+    PREFECT_API_URL="" PREFECT_API_DATABASE_CONNECTION_URL="$(cat "$STACK/prefect.db-url")" \
       start prefect uv run --frozen prefect server start --host 127.0.0.1 --port "$PREFECT_PORT"
   fi
   if ! running s3; then
@@ -80,6 +111,9 @@ up() {
       -dir="$PWD/$STACK/s3" -master.volumeSizeLimitMB=1024 -master.telemetry=false \
       -s3 -s3.port="$S3_PORT" -s3.config="$PWD/$STACK/s3/s3.json"
   fi
+  ASSET_DB=$(asset_database_url)
+  write_env
+  export ASSETFLOW_DATABASE_URL="$ASSET_DB"
   set -a; . "$STACK/s3.env"; set +a
   wait_for "Prefect server" 180 curl -sf "$PREFECT_API_URL/health" -o /dev/null
   wait_for "SeaweedFS S3" 60 port_busy "$S3_PORT"
@@ -93,15 +127,20 @@ client = Minio(s.s3_endpoint, access_key=s.s3_access_key.get_secret_value(),
 bucket = s.storage_url.removeprefix("s3://").split("/")[0]
 client.bucket_exists(bucket) or client.make_bucket(bucket)
 EOF
-  uv run --frozen assetflow deploy
+  uv run --frozen assetflow deploy --no-hint
   if ! running worker; then
     start worker uv run --frozen prefect worker start --pool "${ASSETFLOW_WORK_POOL:-assetflow}" --type process
   fi
   echo
-  echo "Prefect UI:   http://127.0.0.1:$PREFECT_PORT"
-  echo "S3 endpoint:  127.0.0.1:$S3_PORT (credentials in $STACK/s3.env)"
-  echo "Submit:       set -a; . $STACK/s3.env; set +a; PREFECT_API_URL=$PREFECT_API_URL uv run assetflow submit URL --wait"
-  echo "Stop:         make stack-down"
+  echo "Prefect UI:        http://127.0.0.1:$PREFECT_PORT"
+  echo "Prefect API:       $PREFECT_API_URL"
+  echo "Prefect database:  $(cat "$STACK/prefect.db-url")"
+  echo "Asset store:       $ASSET_DB"
+  echo "Object store:      $ASSETFLOW_STORAGE_URL on S3 at $ASSETFLOW_S3_ENDPOINT"
+  echo "Settings:          $PWD/.env (the CLI reads it when run from $PWD)"
+  echo "Submit:            uv run assetflow submit URL --wait"
+  echo "Worker log:        $STACK/worker.log"
+  echo "Stop:              make stack-down"
 }
 
 down() {

@@ -13,20 +13,24 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from enum import StrEnum
 from itertools import islice
-from typing import Annotated
+from typing import Annotated, Any
 
 from prefect import Flow, flow, get_run_logger
 from prefect.artifacts import create_table_artifact
+from prefect.states import State
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
-from sqlmodel import col
+from sqlmodel import Session, col
 
+from core.forms import titled
 from core.redact import redact_source
-from core.requests import AssetRequest
+from core.requests import DEFAULT_PROJECT, AssetRequest
 from core.settings import Settings
 from flows.fanout import BatchItem, fan_out, task_runner_for
 from flows.hooks import job_follows_run
-from flows.jobs import JobOutcome
+from flows.jobs import JobOutcome, new_ingest_job
+from flows.run_states import all_failed, end
+from flows.runtime import current_flow_run_id
 from models import graph
 from models.db import new_session, process_engine
 from models.tables import AssetStatus, JobStatus, Project
@@ -77,7 +81,7 @@ RowListener = Callable[[BatchRow], None]
 Existing = dict[tuple[str, str], tuple[uuid.UUID, AssetStatus]]
 
 
-def batch_flow(on_row: RowListener | None = None) -> Flow[..., BatchSummary]:
+def batch_flow(on_row: RowListener | None = None) -> Flow[..., State[Any]]:
     """Build the batch flow; ``on_row`` hears of each item as it ends (the CLI's progress)."""
 
     @flow(
@@ -87,40 +91,24 @@ def batch_flow(on_row: RowListener | None = None) -> Flow[..., BatchSummary]:
         on_cancellation=[job_follows_run],
     )
     def batch_ingest(
-        manifest: Annotated[
-            str,
-            Field(
-                description="A CSV or JSON Lines manifest (local path, http(s) URL or "
-                "s3://bucket/key.csv), or an s3://bucket/prefix/ drop folder"
-            ),
-        ],
-        concurrency: Annotated[
-            int | None,
-            Field(ge=1, description="Items ingested at once; default ASSETFLOW_BATCH_CONCURRENCY"),
-        ] = None,
-        project: Annotated[str, Field(description="Project of items that name none")] = "default",
-        items_per_task: Annotated[
-            int | None,
-            Field(
-                ge=1,
-                le=100,
-                description="Most items one task run ingests, one after another; 1 gives each "
-                "item its own task run; default ASSETFLOW_BATCH_ITEMS_PER_TASK",
-            ),
-        ] = None,
-    ) -> BatchSummary:
+        manifest: Annotated[str, titled("Manifest")],
+        concurrency: Annotated[int, titled("Items at once"), Field(ge=0)] = 0,
+        project: Annotated[str, titled("Project")] = DEFAULT_PROJECT,
+        items_per_task: Annotated[int, titled("Items per task run"), Field(ge=0, le=100)] = 0,
+    ) -> State[Any]:
         """Ingest every item of the manifest not ingested yet and summarise how each ended.
 
         Args:
-            manifest: A CSV or JSON Lines manifest (local path, http(s) URL or
-                s3://bucket/key.csv), or an s3://bucket/prefix/ drop folder.
-            concurrency: Items ingested at once; empty: ASSETFLOW_BATCH_CONCURRENCY.
-            project: Project of the items that name none.
-            items_per_task: Most items one task run ingests, one after another;
-                1 gives each item its own task run; empty: ASSETFLOW_BATCH_ITEMS_PER_TASK.
+            manifest: A CSV or JSON Lines manifest (an http(s) URL, s3://bucket/key.csv, or a
+                local path below ASSETFLOW_LOCAL_ROOTS on the worker), or an s3://bucket/prefix/
+                drop folder.
+            concurrency: Items ingested at once; 0: ASSETFLOW_BATCH_CONCURRENCY.
+            project: The project of the items that name none.
+            items_per_task: The most items one task run ingests, one after another (1: a task
+                run each); 0: ASSETFLOW_BATCH_ITEMS_PER_TASK.
         """
         settings = Settings()
-        return run_batch(
+        summary = run_batch(
             manifest,
             settings=settings,
             project=project,
@@ -128,6 +116,8 @@ def batch_flow(on_row: RowListener | None = None) -> Flow[..., BatchSummary]:
             per_task=items_per_task or settings.batch_items_per_task,
             on_row=on_row,
         )
+        # Completed, its failures in the artifact, unless every item failed.
+        return end(summary, all_failed([row.error for row in summary.rows], what="items"))
 
     return batch_ingest
 
@@ -183,54 +173,62 @@ def run_batch(
 def _pending_chunks(
     entries: Iterable[ManifestEntry], engine: Engine, record: Callable[[BatchRow], None]
 ) -> Iterator[list[BatchItem]]:
-    """Yield the items to ingest a chunk at a time; record the unreadable and skipped ones."""
+    """Yield the items to ingest a chunk at a time, each with its job; record the others."""
     first_line: dict[tuple[str, str], int] = {}
+    flow_run_id = current_flow_run_id()
     iterator = iter(entries)
     while chunk := list(islice(iterator, LOOKUP_CHUNK)):
-        existing = _existing_assets(engine, [entry.request for entry in chunk if entry.request])
-        pending: list[BatchItem] = []
-        for entry in chunk:
-            if entry.request is None:
-                record(
-                    BatchRow(
-                        line=entry.line,
-                        identifier=None,
-                        status=ItemStatus.FAILED,
-                        error=entry.error,
-                    )
-                )
-                continue
-            request = entry.request.model_copy(
-                update={"identifier": entry.request.asset_identifier}
-            )
-            key = (request.project, request.identifier)
-            skipped = _skipped(entry.line, key, existing, first_line)
-            first_line.setdefault(key, entry.line)
-            if skipped is not None:
-                record(skipped)
-            else:
-                pending.append(BatchItem(line=entry.line, request=request))
+        with new_session(engine) as session:
+            pending = _plan_chunk(session, chunk, first_line, flow_run_id, record)
+            session.commit()
         yield pending
 
 
-def _existing_assets(engine: Engine, requests: list[AssetRequest]) -> Existing:
-    """Look up which of the requests' identifiers are already used, in one session."""
+def _plan_chunk(
+    session: Session,
+    chunk: list[ManifestEntry],
+    first_line: dict[tuple[str, str], int],
+    flow_run_id: uuid.UUID | None,
+    record: Callable[[BatchRow], None],
+) -> list[BatchItem]:
+    """Record the chunk's unreadable and skipped entries; write a job for each of the rest."""
+    existing = _existing_assets(session, [entry.request for entry in chunk if entry.request])
+    pending: list[BatchItem] = []
+    for entry in chunk:
+        if entry.request is None:
+            record(
+                BatchRow(
+                    line=entry.line, identifier=None, status=ItemStatus.FAILED, error=entry.error
+                )
+            )
+            continue
+        request = entry.request.model_copy(update={"identifier": entry.request.asset_identifier})
+        key = (request.project, request.identifier)
+        skipped = _skipped(entry.line, key, existing, first_line)
+        first_line.setdefault(key, entry.line)
+        if skipped is not None:
+            record(skipped)
+            continue
+        job, _ = new_ingest_job(session, request, flow_run_id=flow_run_id)
+        pending.append(BatchItem(line=entry.line, job_id=job.id, request=request.redacted()))
+    return pending
+
+
+def _existing_assets(session: Session, requests: list[AssetRequest]) -> Existing:
+    """Look up which of the requests' identifiers are already used."""
     found: Existing = {}
-    with new_session(engine) as session:
-        projects = {
-            name: session.execute(
-                select(Project).where(col(Project.name) == name)
-            ).scalar_one_or_none()
-            for name in {request.project for request in requests}
-        }
-        for request in requests:
-            project = projects[request.project]
-            identifier = request.asset_identifier
-            if project is None:
-                continue
-            asset = graph.find_asset(session=session, project_id=project.id, identifier=identifier)
-            if asset is not None:
-                found[(request.project, identifier)] = (asset.id, asset.status)
+    projects = {
+        name: session.execute(select(Project).where(col(Project.name) == name)).scalar_one_or_none()
+        for name in {request.project for request in requests}
+    }
+    for request in requests:
+        project = projects[request.project]
+        identifier = request.asset_identifier
+        if project is None:
+            continue
+        asset = graph.find_asset(session=session, project_id=project.id, identifier=identifier)
+        if asset is not None:
+            found[(request.project, identifier)] = (asset.id, asset.status)
     return found
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import get_run_logger
+from prefect import get_client, get_run_logger
 from prefect.concurrency.sync import concurrency
 
+from core.settings import Settings
 from flows.fetch_store import store_files_step
 from flows.runtime import DeriveContext, step
 from models import graph
@@ -24,12 +25,18 @@ from tasks.video import (
 from tasks.video.renditions import Rendition
 
 # The Prefect global concurrency limit transcodes hold a slot of, so a 2-core
-# worker runs one at a time however many ingests it takes. `assetflow serve` and
-# `assetflow deploy` create it (Settings.transcode_slots); without it, no limit.
+# worker runs one at a time however many ingests it takes. `assetflow serve`,
+# `assetflow deploy` and the in-process ingests create it (Settings.transcode_slots).
 TRANSCODE_LIMIT = "assetflow-transcode"
 VTT_CONTENT_TYPE = "text/vtt"
 # Progress is logged at most this often (a fraction of the whole).
 PROGRESS_STEP = 0.1
+
+
+def ensure_transcode_limit(settings: Settings) -> None:
+    """Create (or resize) the transcode limit on the Prefect server this process talks to."""
+    with get_client(sync_client=True) as client:
+        client.upsert_global_concurrency_limit_by_name(TRANSCODE_LIMIT, settings.transcode_slots)
 
 
 @step("probe-media")

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from core.requests import AssetRequest
 from core.settings import Settings
-from flows.jobs import JobOutcome, internal_error
+from flows.jobs import JobOutcome, fail_job, internal_error
 from flows.pipeline import ingest_one
 from flows.recipes import RecipeOptions
 from flows.runtime import StepMode
@@ -37,9 +37,13 @@ from models.tables import JobStatus
 
 
 class BatchItem(BaseModel):
-    """A manifest item to ingest: its line and what to ingest."""
+    """A manifest item to ingest: its line, its job, and its request redacted.
+
+    The job holds the source as given; the task run's parameters never do.
+    """
 
     line: int
+    job_id: uuid.UUID
     request: AssetRequest
 
 
@@ -65,8 +69,7 @@ def ingest_items(items: list[BatchItem], *, settings: Settings) -> list[JobOutco
     for item in items:
         try:
             outcome = ingest_one(
-                item.request,
-                job_id=None,
+                item.job_id,
                 settings=settings,
                 engine=engine,
                 mode=StepMode.INLINE,
@@ -74,7 +77,9 @@ def ingest_items(items: list[BatchItem], *, settings: Settings) -> list[JobOutco
             )
         except Exception as exc:
             logger.exception("line %d: internal error", item.line)
-            outcome = JobOutcome(None, None, JobStatus.FAILED, internal_error(exc))
+            error = internal_error(exc)
+            fail_job(engine, item.job_id, error, flow_run_id=None)
+            outcome = JobOutcome(item.job_id, None, JobStatus.FAILED, error)
         outcomes.append(outcome)
     return outcomes
 

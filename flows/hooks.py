@@ -67,6 +67,7 @@ def fail_unfinished_jobs(
                 status=JobStatus.FAILED,
                 error=error,
                 flow_run_id=job.flow_run_id or flow_run_id,
+                secret_source=None,
             )
             failed.append(job.id)
             asset = session.get(Asset, job.asset_id) if job.asset_id else None

@@ -1,8 +1,14 @@
 """The life of a job, for ingest and reprocess alike: started, then ended with its asset.
 
+    create_ingest_job                the pending job, written before any run exists
     start_ingest / start_reprocess   the job running, its asset processing, one transaction
+    forget_source                    a signed source erased once its fetch has ended
     run_job                          do the work; end job and asset completed/ready or failed
     fail_job                         end a job that never got an asset (an identifier conflict)
+
+A job holds the source as given only while it waits for its fetch (Prefect
+gets the job id and the redacted request, never the secret); a job that ends
+holds it no longer.
 
 A failure the user can act on (a 404, a corrupt file) ends the job and the
 asset failed with its sentence and comes back as a ``JobOutcome``, so a batch
@@ -57,22 +63,60 @@ def internal_error(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
 
 
-def start_ingest(
-    engine: Engine,
+def new_ingest_job(
+    session: Session,
     request: AssetRequest,
     *,
-    job_id: uuid.UUID | None,
-    flow_run_id: uuid.UUID | None,
-) -> StartedJob:
-    """Create (or take up) the job and create the asset, in one transaction.
+    idempotency_key: str | None = None,
+    flow_run_id: uuid.UUID | None = None,
+) -> tuple[IngestJob, bool]:
+    """Add the pending job of an ingest to the caller's transaction; return it and if it is new.
 
-    An asset whose earlier ingest failed is taken up again under its
-    identifier (a re-run retries it, with the request's source and fields);
-    a ready or processing one raises ``IdentifierConflict`` and nothing is written.
+    The job records the request redacted; a source that redaction changed (a
+    signed URL) waits in ``secret_source`` for its fetch. A known
+    ``idempotency_key`` returns that key's job and adds nothing.
     """
     redacted = request.redacted()
-    fields: dict[str, Any] = {"source": redacted.source, **request.asset_fields()}
+    return graph.create_job(
+        session=session,
+        kind=JobKind.INGEST,
+        input=redacted.model_dump(mode="json"),
+        idempotency_key=idempotency_key,
+        secret_source=request.source if request.source != redacted.source else None,
+        flow_run_id=flow_run_id,
+    )
+
+
+def create_ingest_job(
+    engine: Engine, request: AssetRequest, *, idempotency_key: str | None = None
+) -> IngestJob:
+    """Write the job of an ingest, before any run exists; the same key returns the same job.
+
+    Submission then hands Prefect only the job's id and redacted request:
+    ``deployments.submit.start_ingest_run(engine, job.id)``.
+    """
     with new_session(engine) as session:
+        job, _ = new_ingest_job(session, request, idempotency_key=idempotency_key)
+        session.commit()
+        return job
+
+
+def start_ingest(
+    engine: Engine, job_id: uuid.UUID, *, flow_run_id: uuid.UUID | None
+) -> tuple[StartedJob, AssetRequest]:
+    """Take up the job and create its asset, in one transaction; return them and the request.
+
+    The request is read from the job, its source as given. An asset whose
+    earlier ingest failed is taken up again under its identifier (a re-run
+    retries it, with the request's source and fields); a ready or processing
+    one raises ``IdentifierConflict`` and nothing is written.
+    """
+    with new_session(engine) as session:
+        job = session.get_one(IngestJob, job_id)
+        request = AssetRequest.model_validate(
+            job.input | ({"source": job.secret_source} if job.secret_source else {})
+        )
+        fields: dict[str, Any] = {"source": request.redacted().source, **request.asset_fields()}
         project = graph.ensure_project(session=session, name=request.project)
         try:
             asset = graph.create_asset(
@@ -88,13 +132,16 @@ def start_ingest(
             if asset.status != AssetStatus.FAILED:
                 raise
             graph.update_asset(session=session, asset=asset, error=None, **fields)
-        if job_id is None:
-            job, _ = graph.create_job(
-                session=session, kind=JobKind.INGEST, input=redacted.model_dump(mode="json")
-            )
-        else:
-            job = session.get_one(IngestJob, job_id)
-        return _start(session, job, asset, flow_run_id)
+        return _start(session, job, asset, flow_run_id), request
+
+
+def forget_source(engine: Engine, job_id: uuid.UUID) -> None:
+    """Erase the job's secret source: its fetch has ended, one way or the other."""
+    with new_session(engine) as session:
+        job = session.get_one(IngestJob, job_id)
+        if job.secret_source is not None:
+            graph.update_job(session=session, job=job, secret_source=None)
+            session.commit()
 
 
 def start_reprocess(
@@ -151,16 +198,33 @@ def finish_job(engine: Engine, started: StartedJob, *, error: str | None) -> Non
             graph.update_asset(
                 session=session, asset=asset, status=AssetStatus.READY, processed=True, error=None
             )
-            graph.update_job(session=session, job=job, status=JobStatus.COMPLETED, progress=100)
+            graph.update_job(
+                session=session,
+                job=job,
+                status=JobStatus.COMPLETED,
+                progress=100,
+                secret_source=None,
+            )
         else:
             graph.update_asset(session=session, asset=asset, status=AssetStatus.FAILED, error=error)
-            graph.update_job(session=session, job=job, status=JobStatus.FAILED, error=error)
+            graph.update_job(
+                session=session, job=job, status=JobStatus.FAILED, error=error, secret_source=None
+            )
         session.commit()
 
 
-def fail_job(engine: Engine, job_id: uuid.UUID, error: str) -> None:
-    """Mark a job failed with the error, touching no asset."""
+def fail_job(
+    engine: Engine, job_id: uuid.UUID, error: str, *, flow_run_id: uuid.UUID | None
+) -> None:
+    """Mark a job failed with the error by this flow run, touching no asset."""
     with new_session(engine) as session:
         job = session.get_one(IngestJob, job_id)
-        graph.update_job(session=session, job=job, status=JobStatus.FAILED, error=error)
+        graph.update_job(
+            session=session,
+            job=job,
+            status=JobStatus.FAILED,
+            error=error,
+            flow_run_id=flow_run_id or job.flow_run_id,
+            secret_source=None,
+        )
         session.commit()

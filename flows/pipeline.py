@@ -16,10 +16,9 @@ from prefect import get_run_logger
 from sqlalchemy import Engine
 
 from core.errors import IdentifierConflict
-from core.requests import AssetRequest
 from core.settings import Settings
 from flows.fetch_store import FetchResult, fetch_step, store_step
-from flows.jobs import JobOutcome, StartedJob, fail_job, run_job, start_ingest
+from flows.jobs import JobOutcome, StartedJob, fail_job, forget_source, run_job, start_ingest
 from flows.recipes import RecipeOptions, run_recipe
 from flows.runtime import DeriveContext, StepMode, current_flow_run_id
 from models import graph
@@ -30,27 +29,25 @@ from tasks.sniff import Sniffed, check_declared_media, sniff_file
 
 
 def ingest_one(
-    request: AssetRequest,
+    job_id: uuid.UUID,
     *,
-    job_id: uuid.UUID | None,
     settings: Settings,
     engine: Engine,
     mode: StepMode,
     recipe: RecipeOptions,
 ) -> JobOutcome:
-    """Ingest one source into the asset graph and report how it ended.
+    """Ingest the job's source into the asset graph and report how it ended.
 
     An identifier already used by a ready or processing asset fails the job
-    (when there is one) and writes nothing else.
+    and writes nothing else.
     """
     logger = get_run_logger()
-    shown = request.redacted().source
+    flow_run_id = current_flow_run_id()
     try:
-        started = start_ingest(engine, request, job_id=job_id, flow_run_id=current_flow_run_id())
+        started, request = start_ingest(engine, job_id, flow_run_id=flow_run_id)
     except IdentifierConflict as exc:
-        logger.warning("not ingesting %s: %s", shown, exc)
-        if job_id is not None:
-            fail_job(engine, job_id, str(exc))
+        logger.warning("not ingesting job %s: %s", job_id, exc)
+        fail_job(engine, job_id, str(exc), flow_run_id=flow_run_id)
         return JobOutcome(job_id, None, JobStatus.FAILED, str(exc), exc.existing_id)
     outcome = run_job(
         engine,
@@ -59,6 +56,7 @@ def ingest_one(
             started, request.source, settings=settings, engine=engine, mode=mode, recipe=recipe
         ),
     )
+    shown = request.redacted().source
     if outcome.failed:
         logger.error("ingest of %s failed: %s", shown, outcome.error)
     else:
@@ -75,10 +73,13 @@ def _ingest(
     mode: StepMode,
     recipe: RecipeOptions,
 ) -> None:
-    """Do the work of one ingest; ``source`` is the unredacted one, kept in memory only."""
+    """Do the work of one ingest; ``source`` is the one given, erased from the job once fetched."""
     with tempfile.TemporaryDirectory(prefix="assetflow-", dir=settings.temp_dir) as work:
         work_dir = Path(work)
-        fetch = fetch_step.run(mode, source, dest_dir=work_dir, settings=settings)
+        try:
+            fetch = fetch_step.run(mode, source, dest_dir=work_dir, settings=settings)
+        finally:
+            forget_source(engine, started.job_id)
         fetched = fetch.file
         sniffed = sniff_file(fetched.path, declared_type=fetched.content_type)
         check_declared_media(sniffed, declared_type=fetched.content_type, filename=fetched.filename)

@@ -19,14 +19,14 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from prefect import get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_jsonable_python
 from sqlmodel import select
 
-from core.forms import number_fields
+from core.forms import form_of, number_fields
 from core.kinds import AssetKind
 from flows.derive_audio import audio_step
 from flows.derive_image import image_step
@@ -40,11 +40,53 @@ from tasks.video import VideoOptions
 
 StepName = Literal["probe", "image", "video", "audio"]
 
+# The options' fields as the Prefect UI form shows them: (title, help).
+IMAGE_FORM = {
+    "edges": ("Sizes (px)", "The longest edge of each size; an image is never upscaled"),
+    "fmt": ("Format", "How the sizes are encoded: webp, jpeg or avif"),
+    "quality": ("Quality", "Encoder quality of the sizes, 1 to 100"),
+    "max_pixels": ("Most pixels", "Images with more pixels than this are refused"),
+    "blurhash_components": (
+        "Placeholder detail",
+        "BlurHash components across and down, 1 to 9 each",
+    ),
+}
+VIDEO_FORM = {
+    "proxy": ("Proxy", "The web proxy: 720p (3 Mb/s) or 1080p (6 Mb/s) H.264 in MP4"),
+    "preset": ("Encoder preset", "x264 preset of the proxy: faster encodes, slower compresses"),
+    "sprite_width": ("Keyframe width (px)", "The width of each frame of the keyframe map"),
+    "sprite_columns": ("Sheet columns", "Frames across one sprite sheet"),
+    "sprite_rows": ("Sheet rows", "Frames down one sprite sheet"),
+    "max_sprite_frames": ("Most keyframes", "Longer videos space their keyframes further apart"),
+    "min_sprite_interval_s": ("Keyframe spacing (s)", "The least time between two keyframes"),
+    "poster_positions": (
+        "Poster candidates",
+        "Where poster frames are tried, as fractions of the duration; black ones are passed over",
+    ),
+    "time_limit_factor": (
+        "Time limit factor",
+        "The transcode may take this many times the video's duration",
+    ),
+    "min_time_limit_s": ("Least time limit (s)", "The transcode may take at least this long"),
+    "time_limit_s": ("Time limit (s)", "Empty: from the duration, as above"),
+}
+AUDIO_FORM = {
+    "fragment_s": ("Fragment length (s)", "The audio is cut into fragments this long"),
+    "codec": ("Fragment codec", "How the fragments are encoded: opus or aac"),
+    "bitrate": ("Fragment bit rate", "For example 48k"),
+    "normalizer": ("Loudness filter", "loudnorm (EBU R128) or dynaudnorm"),
+    "samples_per_pixel": (
+        "Waveform zoom",
+        "Audio samples per waveform point; empty: about 1,500 points per track",
+    ),
+    "waveform_bits": ("Waveform bits", "8 or 16 bits per waveform point"),
+}
+
 
 class RecipeOptions(BaseModel):
     """Which steps run for each kind, and the options of each step."""
 
-    model_config = ConfigDict(json_schema_extra=number_fields)
+    model_config = ConfigDict(frozen=True, json_schema_extra=number_fields)
 
     image: list[StepName] = Field(
         default=["image"], title="Image steps", description="Steps for images, in order"
@@ -57,17 +99,17 @@ class RecipeOptions(BaseModel):
     audio: list[StepName] = Field(
         default=["probe", "audio"], title="Audio steps", description="Steps for audio, in order"
     )
-    image_options: ImageOptions = Field(
+    image_options: Annotated[ImageOptions, form_of(ImageOptions, IMAGE_FORM)] = Field(
         default_factory=ImageOptions,
         title="Image options",
         description="Sizes, their encoding, the pixel limit",
     )
-    video_options: VideoOptions = Field(
+    video_options: Annotated[VideoOptions, form_of(VideoOptions, VIDEO_FORM)] = Field(
         default_factory=VideoOptions,
         title="Video options",
         description="Proxy profile, sprite sheets, poster, time limits",
     )
-    audio_options: AudioOptions = Field(
+    audio_options: Annotated[AudioOptions, form_of(AudioOptions, AUDIO_FORM)] = Field(
         default_factory=AudioOptions,
         title="Audio options",
         description="Fragments, their encoding, the waveform",

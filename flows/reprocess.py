@@ -5,17 +5,21 @@ from __future__ import annotations
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
+from prefect.states import State
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from core.errors import CorruptMedia
+from core.forms import titled
 from core.kinds import AssetKind
 from core.settings import Settings
 from flows.hooks import job_follows_run
 from flows.jobs import JobOutcome, StartedJob, run_job, start_reprocess
 from flows.recipes import RecipeOptions, run_recipe
+from flows.run_states import all_failed, end
 from flows.runtime import DeriveContext, StepMode, current_flow_run_id, step
 from models.db import make_engine, new_session
 from models.tables import ORIGINAL, Asset, File, FileSet, Format, JobStatus
@@ -39,26 +43,28 @@ def load_original_task(key: str, sha256: str, *, dest: Path, settings: Settings)
     on_cancellation=[job_follows_run],
 )
 def reprocess_asset(
-    asset_ids: list[uuid.UUID], recipe: RecipeOptions | None = None
-) -> list[JobOutcome]:
+    asset_ids: Annotated[list[uuid.UUID], titled("Asset ids")],
+    recipe: Annotated[RecipeOptions, titled("Recipe")] = RecipeOptions(),
+) -> State[Any]:
     """Re-run the derivatives of existing assets with a recipe, from their stored originals.
 
     Steps whose recipe and source are unchanged are skipped, so only what the
-    new recipe changes is computed; one asset failing does not stop the rest.
+    new recipe changes is computed; one asset failing does not stop the rest, and
+    the run ends Failed only when every asset failed.
 
     Args:
-        asset_ids: The assets to reprocess.
-        recipe: Steps per kind and their options; empty: the defaults.
+        asset_ids: The assets to reprocess (as assetflow ls lists them).
+        recipe: The steps for each kind of asset and their options; a changed option
+            recomputes only the steps it belongs to.
     """
     settings = Settings()
     engine = make_engine(settings.database_url)
     try:
-        return [
-            reprocess_one(engine, settings, asset_id, recipe or RecipeOptions())
-            for asset_id in asset_ids
-        ]
+        outcomes = [reprocess_one(engine, settings, asset_id, recipe) for asset_id in asset_ids]
     finally:
         engine.dispose()
+    errors = [outcome.error if outcome.failed else None for outcome in outcomes]
+    return end(outcomes, all_failed(errors, what="assets"))
 
 
 def reprocess_one(

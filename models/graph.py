@@ -313,6 +313,8 @@ def create_job(
     kind: JobKind,
     input: dict[str, Any],
     idempotency_key: str | None = None,
+    secret_source: str | None = None,
+    flow_run_id: uuid.UUID | None = None,
 ) -> tuple[IngestJob, bool]:
     """Create a pending job; with a known idempotency key, return that job instead.
 
@@ -321,7 +323,14 @@ def create_job(
     if idempotency_key is None:
         # Nothing to conflict with: a plain insert, flushed with the caller's
         # next changes to the job as one statement.
-        job = IngestJob(kind=kind, status=JobStatus.PENDING, input=input, progress=0)
+        job = IngestJob(
+            kind=kind,
+            status=JobStatus.PENDING,
+            input=input,
+            secret_source=secret_source,
+            flow_run_id=flow_run_id,
+            progress=0,
+        )
         session.add(job)
         return job, True
     now = utcnow()
@@ -333,6 +342,8 @@ def create_job(
             status=JobStatus.PENDING,
             input=input,
             idempotency_key=idempotency_key,
+            secret_source=secret_source,
+            flow_run_id=flow_run_id,
             progress=0,
             created_at=now,
             updated_at=now,

@@ -267,6 +267,10 @@ class IngestJob(SQLModel, table=True):
     status: JobStatus = Field(default=JobStatus.PENDING, sa_type=String(16), index=True)
     # What the user asked for, with the source redacted.
     input: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    # The source as given, when redaction changed it (a signed URL): the flow run
+    # reads it here, since Prefect records run parameters as given; erased (None)
+    # once the fetch has ended, and when the job ends.
+    secret_source: str | None = Field(default=None, sa_type=Text)
     asset_id: uuid.UUID | None = Field(default=None, foreign_key="asset.id", index=True)
     idempotency_key: str | None = Field(default=None, sa_type=String(200), unique=True)
     flow_run_id: uuid.UUID | None = None

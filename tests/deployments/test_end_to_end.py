@@ -17,7 +17,13 @@ import psutil
 import pytest
 from prefect import get_client
 from prefect.client.schemas.actions import DeploymentScheduleCreate
-from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId, FlowRunFilter
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterId,
+    FlowRunFilter,
+    LogFilter,
+    LogFilterFlowRunId,
+)
 from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.schedules import IntervalSchedule
 from prefect.states import Scheduled
@@ -26,12 +32,14 @@ from sqlmodel import Session
 
 from core.requests import AssetRequest
 from core.settings import Settings
-from deployments.submit import get_job, submit_ingest
+from deployments.job_status import get_job
+from deployments.submit import submit_ingest
 from models.db import make_engine, new_session
 from models.tables import Asset, AssetStatus, Blob, File, IngestJob, JobStatus
 from storage.keys import content_key
 from tests.deployments.conftest import CRASH_AFTER_SILENT_S, Service, wait_until
-from tests.fixtures.http_server import LocalHTTPServer, ServeFile, Stall
+from tests.fixtures.http_server import LocalHTTPServer, ServeFile, Stall, Status
+from tests.fixtures.prefect_server import PrefectServer
 from tests.fixtures.seaweed import S3Server
 
 # A flow run's process takes 5-30 s to start on this 2-core machine, depending on load.
@@ -115,6 +123,66 @@ def test_the_same_idempotency_key_twice_is_one_job_and_one_run(
     assert len(_runs_of_job(first.id)) == 1
     assert _count(session, IngestJob, IngestJob.idempotency_key == key) == 1
     assert _count(session, Asset, Asset.identifier == url) == 1
+
+
+def test_a_signed_source_reaches_neither_prefect_nor_the_job_row(
+    service: Service,
+    session: Session,
+    http_server: LocalHTTPServer,
+    prefect_api: PrefectServer,
+    tmp_path: Path,
+) -> None:
+    path = f"/{uuid.uuid4().hex}/signed.txt"
+    url = http_server.route(path, ServeFile(_document(tmp_path, b"for signed eyes\n" * 40)))
+    signature = uuid.uuid4().hex
+    signed = f" {url}?X-Amz-Credential=AKIA{signature[:8]}&X-Amz-Signature={signature} "
+
+    job = submit_ingest(AssetRequest(source=signed), wait=True, timeout_s=RUN_TIMEOUT_S)
+
+    assert job.status == JobStatus.COMPLETED, (job.error, service.log())
+    # The run fetched the source as given: it read it from the job row.
+    assert f"X-Amz-Signature={signature}" in http_server.requests(path)[0].target
+    row = session.get_one(IngestJob, job.id)
+    session.refresh(row)
+    assert row.secret_source is None
+    assert signature not in str(row.input) and "REDACTED" in row.input["source"]
+    _wait_for_log(job.flow_run_id, "ingested ")  # the run's last logs have reached the server
+    for part in prefect_api.home.glob("prefect.db*"):
+        assert signature.encode() not in part.read_bytes(), part.name
+
+
+def test_a_failed_ingest_ends_its_run_failed_with_its_sentence_tried_once(
+    service: Service, session: Session, http_server: LocalHTTPServer
+) -> None:
+    gone = f"/{uuid.uuid4().hex}/gone.jpg"
+
+    job = submit_ingest(
+        AssetRequest(source=http_server.route(gone, Status(404))),
+        wait=True,
+        timeout_s=RUN_TIMEOUT_S,
+    )
+
+    assert job.status == JobStatus.FAILED and "404" in str(job.error), service.log()
+    asset = session.get_one(Asset, job.asset_id)
+    session.refresh(asset)
+    assert job.flow_run_id is not None
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(job.flow_run_id).state
+    assert state is not None
+    assert (state.type, state.message, asset.error) == (StateType.FAILED, job.error, job.error)
+    assert len(http_server.requests(gone)) == 1  # a permanent failure is not tried again
+
+
+def _wait_for_log(flow_run_id: uuid.UUID | None, text: str) -> None:
+    """Return once a log line of the flow run containing ``text`` is on the server."""
+    assert flow_run_id is not None
+    run_logs = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+
+    def logged() -> bool:
+        with get_client(sync_client=True) as client:
+            return any(text in log.message for log in client.read_logs(log_filter=run_logs))
+
+    wait_until(logged, timeout_s=60, what=f"the run's log line {text!r}")
 
 
 def test_the_scheduled_batch_ingests_a_drop_folder_object(

@@ -15,7 +15,7 @@ import pytest
 from prefect import get_client
 from prefect.artifacts import Artifact
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.client.schemas.objects import TaskRun
+from prefect.client.schemas.objects import StateType, TaskRun
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -27,7 +27,8 @@ from flows.batch import (
     ItemStatus,
     batch_ingest,
 )
-from flows.ingest import ingest_asset
+from flows.ingest import ingest
+from flows.run_states import result_of
 from models.db import make_engine, new_session
 from models.tables import Asset, AssetStatus, Blob, File, IngestJob, JobStatus, Project
 from tests.fixtures.http_server import LocalHTTPServer, ServeFile, Status
@@ -113,7 +114,7 @@ def test_a_manifest_ingests_new_items_skips_known_ones_and_reports_bad_lines(
     ]
     missing = http_server.route(f"/{uuid.uuid4().hex}/gone.txt", Status(404))
     known = _serve(http_server, tmp_path, "known.txt", b"ingested before the batch\n")
-    before = ingest_asset(AssetRequest(source=known, project="press", identifier="known-1"))
+    before = ingest(AssetRequest(source=known, project="press", identifier="known-1"))
     assert before.status == JobStatus.COMPLETED, before.error
     items = [
         {"source": good[0], "project": "press", "identifier": "a", "title": "A", "tags": "x;y"},
@@ -157,6 +158,26 @@ def test_a_manifest_ingests_new_items_skips_known_ones_and_reports_bad_lines(
     assert [(row["identifier"], row["status"]) for row in rows] == [
         (row.identifier, str(row.status)) for row in summary.rows
     ]
+
+
+def test_a_batch_whose_every_item_failed_ends_failed_with_the_first_sentence(
+    pipeline_settings: Settings, http_server: LocalHTTPServer, media_root: Path
+) -> None:
+    gone = [http_server.route(f"/{uuid.uuid4().hex}/gone.txt", Status(404)) for _ in range(2)]
+    manifest = media_root / "gone.csv"
+    manifest.write_text("source\n" + "\n".join(gone) + "\n")
+
+    state = batch_ingest(str(manifest), return_state=True)
+
+    summary: BatchSummary = result_of(state)
+    assert (summary.completed, summary.failed) == (0, 2)
+    flow_run_id = state.state_details.flow_run_id
+    assert flow_run_id is not None
+    with get_client(sync_client=True) as client:
+        recorded = client.read_flow_run(flow_run_id).state
+    assert recorded is not None and recorded.type == StateType.FAILED
+    assert recorded.message == f"all 2 items failed; the first: {summary.rows[0].error}"
+    assert "404" in str(summary.rows[0].error)
 
 
 def test_an_s3_drop_folder_is_ingested_and_a_second_run_skips_it_all(

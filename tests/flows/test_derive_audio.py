@@ -11,7 +11,7 @@ from sqlmodel import Session, col, func, select
 
 from core.requests import AssetRequest
 from core.settings import Settings
-from flows.ingest import ingest_asset
+from flows.ingest import ingest
 from models.fingerprints import SqlFingerprintIndex
 from models.tables import (
     AUDIO_FRAGMENT,
@@ -64,7 +64,7 @@ def test_an_audio_file_gets_fragments_a_waveform_and_a_matchable_fingerprint(
 ) -> None:
     url = http_server.route(f"/{uuid.uuid4().hex}/track.wav", ServeFile(track, "audio/wav"))
 
-    outcome = ingest_asset(AssetRequest(source=url, title="Track"))
+    outcome = ingest(AssetRequest(source=url, title="Track"))
 
     assert outcome.status == JobStatus.COMPLETED, outcome.error
     asset = session.get_one(Asset, outcome.asset_id)
@@ -108,7 +108,7 @@ def test_a_video_with_sound_gets_audio_fragments_too(
     video = video_with_audio(tmp_path / "clip.mp4", seed=3, duration_s=6.0)
     url = http_server.route(f"/{uuid.uuid4().hex}/clip.mp4", ServeFile(video, "video/mp4"))
 
-    outcome = ingest_asset(AssetRequest(source=url))
+    outcome = ingest(AssetRequest(source=url))
 
     assert outcome.status == JobStatus.COMPLETED, outcome.error
     assert session.get_one(Asset, outcome.asset_id).kind == AssetKind.VIDEO

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from core.requests import AssetRequest
 from core.settings import Settings
-from flows.ingest import ingest_asset
+from flows.ingest import ingest
 from models.similarity import NEAR_DUPLICATE, similar_to_asset
 from models.tables import (
     ORIGINAL,
@@ -58,7 +58,7 @@ def test_a_rotated_photo_gets_upright_sizes_hashes_and_a_placeholder(
     # Stored 1600x1200 with orientation 6: displayed 1200x1600, the marker top-right.
     photo = save_jpeg(marker_image(1600, 1200), tmp_path / "phone.jpg", orientation=6)
 
-    outcome = ingest_asset(AssetRequest(source=_serve(http_server, photo)))
+    outcome = ingest(AssetRequest(source=_serve(http_server, photo)))
 
     assert outcome.status == JobStatus.COMPLETED, outcome.error
     asset = session.get_one(Asset, outcome.asset_id)
@@ -90,9 +90,9 @@ def test_a_reencoded_copy_is_linked_as_a_near_duplicate_and_a_distinct_image_is_
     picture.resize((400, 300)).save(copy, "WEBP", quality=60)
     other = save_jpeg(scene(800, 600, seed=8), tmp_path / "other.jpg")
 
-    original = ingest_asset(AssetRequest(source=_serve(http_server, first)))
-    duplicate = ingest_asset(AssetRequest(source=_serve(http_server, copy, "image/webp")))
-    distinct = ingest_asset(AssetRequest(source=_serve(http_server, other)))
+    original = ingest(AssetRequest(source=_serve(http_server, first)))
+    duplicate = ingest(AssetRequest(source=_serve(http_server, copy, "image/webp")))
+    distinct = ingest(AssetRequest(source=_serve(http_server, other)))
 
     assert {o.status for o in (original, duplicate, distinct)} == {JobStatus.COMPLETED}
     links = session.exec(select(AssetLink).where(AssetLink.relation == NEAR_DUPLICATE)).all()
@@ -111,7 +111,7 @@ def test_a_truncated_jpeg_fails_the_asset_and_records_no_size(
     cut = tmp_path / "cut.jpg"
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
 
-    outcome = ingest_asset(AssetRequest(source=_serve(http_server, cut)))
+    outcome = ingest(AssetRequest(source=_serve(http_server, cut)))
 
     assert outcome.status == JobStatus.FAILED
     assert outcome.error is not None and "truncated" in outcome.error.lower()

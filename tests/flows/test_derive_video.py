@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from core.requests import AssetRequest
 from core.settings import Settings
-from flows.ingest import ingest_asset
+from flows.ingest import ingest
 from models.tables import (
     KEYFRAMES,
     ORIGINAL,
@@ -60,7 +60,7 @@ def test_a_video_gets_a_web_proxy_a_poster_and_a_keyframe_map(
 ) -> None:
     source = make_video(tmp_path / "talk.mp4", seconds=4, width=640, height=360)
 
-    outcome = ingest_asset(AssetRequest(source=_serve(http_server, source)))
+    outcome = ingest(AssetRequest(source=_serve(http_server, source)))
 
     assert outcome.status == JobStatus.COMPLETED, outcome.error
     asset = session.get_one(Asset, outcome.asset_id)
@@ -105,7 +105,7 @@ def test_a_portrait_phone_video_gets_an_upright_portrait_proxy(
 ) -> None:
     source = make_video(tmp_path / "phone.mp4", seconds=2, width=480, height=272, rotate=90)
 
-    outcome = ingest_asset(AssetRequest(source=_serve(http_server, source)))
+    outcome = ingest(AssetRequest(source=_serve(http_server, source)))
 
     assert outcome.status == JobStatus.COMPLETED, outcome.error
     formats = _formats(session, outcome.asset_id)
@@ -121,7 +121,7 @@ def test_a_truncated_video_fails_with_a_reason_and_records_no_derivative(
     whole = make_video(tmp_path / "whole.mp4", seconds=4, width=320, height=240)
     cut = make_truncated(whole, tmp_path / "cut.mp4")
 
-    outcome = ingest_asset(AssetRequest(source=_serve(http_server, cut)))
+    outcome = ingest(AssetRequest(source=_serve(http_server, cut)))
 
     assert outcome.status == JobStatus.FAILED
     assert outcome.error is not None
@@ -142,7 +142,7 @@ def test_html_served_as_video_fails_and_stores_nothing(
     page = tmp_path / "clip.mp4"
     page.write_text("<!DOCTYPE html><html><body>Sign in to continue</body></html>")
 
-    outcome = ingest_asset(AssetRequest(source=_serve(http_server, page)))
+    outcome = ingest(AssetRequest(source=_serve(http_server, page)))
 
     assert outcome.status == JobStatus.FAILED
     assert outcome.error == "the source claims to be video/mp4 but its bytes are an HTML page"

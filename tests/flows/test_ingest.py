@@ -6,12 +6,15 @@ import hashlib
 import uuid
 from pathlib import Path
 
+import pytest
+from prefect import get_client
+from prefect.client.schemas.objects import State, StateType
 from sqlalchemy import func, select, text
 from sqlmodel import Session
 
 from core.requests import AssetRequest
 from core.settings import Settings
-from flows.ingest import ingest_asset
+from flows.ingest import ingest
 from models.tables import (
     ORIGINAL,
     Asset,
@@ -28,6 +31,7 @@ from models.tables import (
 )
 from storage.keys import content_key
 from tests.fixtures.http_server import LocalHTTPServer, ServeFile, Status
+from tests.fixtures.images import save_jpeg, scene
 from tests.fixtures.seaweed import S3Server
 
 
@@ -56,7 +60,7 @@ def test_a_url_is_stored_by_content_and_recorded_as_a_complete_graph(
     path = _document(tmp_path, "report.pdf", body)
     url = http_server.route(f"/{uuid.uuid4().hex}/report.pdf", ServeFile(path, "application/pdf"))
 
-    outcome = ingest_asset(AssetRequest(source=url, project="press", title="Report", tags=["q3"]))
+    outcome = ingest(AssetRequest(source=url, project="press", title="Report", tags=["q3"]))
 
     assert outcome.status == JobStatus.COMPLETED, outcome.error
     sha256 = hashlib.sha256(body).hexdigest()
@@ -85,7 +89,7 @@ def test_a_url_is_stored_by_content_and_recorded_as_a_complete_graph(
     assert session.get_one(Blob, sha256).key == content_key(sha256)
     job = session.get_one(IngestJob, outcome.job_id)
     assert (job.status, job.progress, job.asset_id) == (JobStatus.COMPLETED, 100, asset.id)
-    assert job.flow_run_id is not None
+    assert _run_state(job.flow_run_id).type == StateType.COMPLETED
     events = session.execute(
         select(Event.type).where(Event.asset_id == asset.id).order_by(Event.created_at)
     ).scalars()
@@ -109,7 +113,7 @@ def test_the_same_bytes_twice_are_one_blob_uploaded_once(
     first = http_server.route(f"/{uuid.uuid4().hex}/a.txt", ServeFile(path))
     second = http_server.route(f"/{uuid.uuid4().hex}/b.txt", ServeFile(path))
 
-    outcomes = [ingest_asset(AssetRequest(source=url)) for url in (first, second)]
+    outcomes = [ingest(AssetRequest(source=url)) for url in (first, second)]
 
     assert [o.status for o in outcomes] == [JobStatus.COMPLETED] * 2
     assert _count(session, Asset) == 2
@@ -117,31 +121,36 @@ def test_the_same_bytes_twice_are_one_blob_uploaded_once(
     assert len(list(s3_server.client().list_objects(s3_bucket, recursive=True))) == 1
 
 
-def test_an_identifier_used_twice_is_a_conflict_that_writes_nothing(
+def test_an_identifier_used_twice_is_a_conflict_that_writes_nothing_but_its_failed_job(
     pipeline_settings: Settings, session: Session, http_server: LocalHTTPServer, tmp_path: Path
 ) -> None:
     url = http_server.route(
         f"/{uuid.uuid4().hex}/x.txt", ServeFile(_document(tmp_path, "x.txt", b"x" * 10))
     )
-    first = ingest_asset(AssetRequest(source=url, identifier="episode-1"))
-    rows_before = [_count(session, table) for table in (Asset, IngestJob, Event, File)]
+    first = ingest(AssetRequest(source=url, identifier="episode-1"))
+    rows_before = [_count(session, table) for table in (Asset, Event, File)]
 
-    again = ingest_asset(AssetRequest(source=url, identifier="episode-1", title="other"))
+    again = ingest(AssetRequest(source=url, identifier="episode-1", title="other"))
 
     assert again.status == JobStatus.FAILED
     assert again.error == (
         f"identifier 'episode-1' is already used in project 'default' by asset {first.asset_id}"
     )
     assert again.existing_asset_id == first.asset_id
-    assert [_count(session, table) for table in (Asset, IngestJob, Event, File)] == rows_before
+    assert [_count(session, table) for table in (Asset, Event, File)] == rows_before
+    job = session.get_one(IngestJob, again.job_id)
+    assert (job.status, job.error, job.asset_id) == (JobStatus.FAILED, again.error, None)
+    state = _run_state(job.flow_run_id)
+    assert (state.type, state.message) == (StateType.FAILED, again.error)
 
 
-def test_a_missing_source_fails_the_job_and_asset_and_records_no_file(
+def test_a_missing_source_fails_the_job_asset_and_run_with_one_sentence_and_no_retry(
     pipeline_settings: Settings, session: Session, http_server: LocalHTTPServer
 ) -> None:
-    url = http_server.route(f"/{uuid.uuid4().hex}/gone.jpg", Status(404))
+    path = f"/{uuid.uuid4().hex}/gone.jpg"
+    url = http_server.route(path, Status(404))
 
-    outcome = ingest_asset(AssetRequest(source=url))
+    outcome = ingest(AssetRequest(source=url))
 
     assert outcome.status == JobStatus.FAILED
     asset = session.get_one(Asset, outcome.asset_id)
@@ -152,26 +161,76 @@ def test_a_missing_source_fails_the_job_and_asset_and_records_no_file(
     assert job.status == JobStatus.FAILED
     assert _count(session, Format) == 0
     assert _count(session, File) == 0
+    # The run is Failed on the server with the same sentence; the 404 was asked once.
+    state = _run_state(job.flow_run_id)
+    assert (state.type, state.message) == (StateType.FAILED, outcome.error)
+    assert len(http_server.requests(path)) == 1
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("kind", ["refused", "corrupt"])
+def test_a_refused_or_corrupt_source_fails_its_run_with_the_jobs_sentence(
+    pipeline_settings: Settings,
+    session: Session,
+    http_server: LocalHTTPServer,
+    tmp_path: Path,
+    kind: str,
+) -> None:
+    if kind == "refused":  # a local path outside ASSETFLOW_LOCAL_ROOTS
+        source = str(_document(tmp_path, "private.txt", b"not yours\n"))
+    else:  # a JPEG cut in half
+        whole = save_jpeg(scene(320, 240, seed=5), tmp_path / "whole.jpg")
+        cut = _document(tmp_path, "cut.jpg", whole.read_bytes()[: whole.stat().st_size // 2])
+        source = http_server.route(f"/{uuid.uuid4().hex}/cut.jpg", ServeFile(cut, "image/jpeg"))
+
+    outcome = ingest(AssetRequest(source=source))
+
+    assert outcome.status == JobStatus.FAILED
+    job = session.get_one(IngestJob, outcome.job_id)
+    asset = session.get_one(Asset, outcome.asset_id)
+    state = _run_state(job.flow_run_id)
+    assert (state.type, state.message) == (StateType.FAILED, outcome.error)
+    assert job.error == asset.error == outcome.error
+    assert ("refusing to read" if kind == "refused" else "truncated") in str(outcome.error).lower()
+
+
+# A space around the source must not let it skip redaction.
+@pytest.mark.parametrize("padding", ["", " \t"], ids=["plain", "padded"])
 def test_credentials_in_the_source_never_reach_the_database(
-    pipeline_settings: Settings, session: Session, http_server: LocalHTTPServer, tmp_path: Path
+    pipeline_settings: Settings,
+    session: Session,
+    http_server: LocalHTTPServer,
+    tmp_path: Path,
+    padding: str,
 ) -> None:
     path = _document(tmp_path, "signed.txt", b"signed content\n")
-    url = http_server.route(f"/{uuid.uuid4().hex}/signed.txt", ServeFile(path))
+    route = f"/{uuid.uuid4().hex}/signed.txt"
+    url = http_server.route(route, ServeFile(path))
     secret_url = url.replace("http://", "http://editor:hunter2@") + (
         "?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=deadbeefcafe&X-Amz-Expires=300"
     )
 
-    outcome = ingest_asset(AssetRequest(source=secret_url))
+    outcome = ingest(AssetRequest(source=padding + secret_url + padding))
 
     assert outcome.status == JobStatus.COMPLETED, outcome.error
+    # The fetch had the signature (read back from the job), and the job holds it no more.
+    assert "X-Amz-Signature=deadbeefcafe" in http_server.requests(route)[0].target
+    assert session.get_one(IngestJob, outcome.job_id).secret_source is None
     asset = session.get_one(Asset, outcome.asset_id)
     assert "hunter2" not in asset.source and "deadbeefcafe" not in asset.source
     assert "X-Amz-Expires=300" in asset.source
     dump = _dump_text_columns(session)
     for secret in ("hunter2", "deadbeefcafe", "AKIAEXAMPLE"):
         assert secret not in dump
+
+
+def _run_state(flow_run_id: uuid.UUID | None) -> State:
+    """Read a flow run's state from the Prefect server."""
+    assert flow_run_id is not None
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(flow_run_id).state
+    assert state is not None
+    return state
 
 
 def _dump_text_columns(session: Session) -> str:

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from core.requests import AssetRequest
 from core.settings import Settings
-from flows.ingest import ingest_asset
+from flows.ingest import ingest
 from flows.recipes import RecipeOptions
 from flows.reprocess import reprocess_asset
 from models.tables import File, Format, IngestJob, JobKind, JobStatus
@@ -29,7 +29,7 @@ def test_a_new_size_is_made_from_the_stored_original_without_fetching_again(
     photo = save_jpeg(scene(900, 600, seed=21), tmp_path / "photo.jpg")
     path = f"/{uuid.uuid4().hex}/photo.jpg"
     url = http_server.route(path, ServeFile(photo, "image/jpeg"))
-    ingested = ingest_asset(AssetRequest(source=url))
+    ingested = ingest(AssetRequest(source=url))
     assert ingested.asset_id is not None
     assert "SIZE_640" in _format_names(session, ingested.asset_id)
 
@@ -52,7 +52,7 @@ def test_an_unchanged_recipe_recomputes_nothing(
 ) -> None:
     photo = save_jpeg(scene(640, 480, seed=22), tmp_path / "photo.jpg")
     url = http_server.route(f"/{uuid.uuid4().hex}/photo.jpg", ServeFile(photo, "image/jpeg"))
-    ingested = ingest_asset(AssetRequest(source=url))
+    ingested = ingest(AssetRequest(source=url))
     files_before = sorted(str(f.id) for f in session.exec(select(File)).all())
 
     (outcome,) = reprocess_asset([ingested.asset_id])
@@ -67,7 +67,7 @@ def test_an_unknown_asset_is_reported_and_the_others_go_on(
 ) -> None:
     photo = save_jpeg(scene(320, 240, seed=23), tmp_path / "photo.jpg")
     url = http_server.route(f"/{uuid.uuid4().hex}/photo.jpg", ServeFile(photo, "image/jpeg"))
-    ingested = ingest_asset(AssetRequest(source=url))
+    ingested = ingest(AssetRequest(source=url))
     missing = uuid.uuid4()
 
     outcomes = reprocess_asset([missing, ingested.asset_id])

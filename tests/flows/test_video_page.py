@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 import flows.fetch_store
 from core.requests import AssetRequest
 from core.settings import Settings
-from flows.ingest import ingest_asset
+from flows.ingest import ingest
 from models.tables import ORIGINAL, Asset, AssetKind, File, Format, JobStatus
 from tests.fixtures.audio_media import video_with_audio
 from tests.fixtures.http_server import LocalHTTPServer, ServeFile
@@ -41,7 +41,7 @@ def test_a_video_page_is_ingested_as_its_video_titled_by_the_page(
     page_url = http_server.route(f"/{folder}/watch", ServeFile(page, "text/html"))
     monkeypatch.setattr(flows.fetch_store, "is_video_page", lambda url: url.startswith(page_url))
 
-    outcome = ingest_asset(AssetRequest(source=page_url + "?token=s3cret"))
+    outcome = ingest(AssetRequest(source=page_url + "?token=s3cret"))
 
     assert outcome.status == JobStatus.COMPLETED, outcome.error
     asset = session.get_one(Asset, outcome.asset_id)
