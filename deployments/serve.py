@@ -157,29 +157,39 @@ def deploy_to_pool(settings: Settings) -> list[uuid.UUID]:
     prepare_server(settings)
     with get_client(sync_client=True) as client:
         ensure_work_pool(client, settings.work_pool)
-    ids = []
-    for spec in deployment_specs(settings):
-        # A local source: the worker's pull step changes into this directory.
-        flow = cast(
-            Flow[..., Any], Flow.from_source(source=PROJECT_ROOT, entrypoint=spec.file_entrypoint)
+    deployments = [
+        cast(
+            RunnerDeployment,
+            # A local source: the worker's pull step changes into this directory.
+            cast(
+                Flow[..., Any],
+                Flow.from_source(source=PROJECT_ROOT, entrypoint=spec.file_entrypoint),
+            ).to_deployment(
+                spec.name,
+                description=spec.description,
+                schedules=spec.schedules,
+                concurrency_limit=spec.concurrency_limit,
+                tags=spec.tags,
+                # The worker's flow processes beat often enough for crash detection.
+                job_variables={"env": {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_S)}},
+            ),
         )
-        deployment_id = flow.deploy(
-            spec.name,
+        for spec in deployment_specs(settings)
+    ]
+    # One call, one table of what was applied. Its advice to serve instead does not
+    # apply: workers on other machines run these. (A coroutine only from async code.)
+    ids = cast(
+        list[uuid.UUID],
+        prefect.deploy(
+            *deployments,
             work_pool_name=settings.work_pool,
-            description=spec.description,
-            schedules=spec.schedules,
-            concurrency_limit=spec.concurrency_limit,
-            tags=spec.tags,
-            # The worker's flow processes beat often enough for crash detection.
-            job_variables={"env": {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_S)}},
             build=False,
             push=False,
-            print_next_steps=False,
-            # Its advice to serve instead does not apply: workers on other machines run these.
+            print_next_steps_message=False,
             ignore_warnings=True,
-        )
-        ids.append(uuid.UUID(str(deployment_id)))
-    return ids
+        ),
+    )
+    return [uuid.UUID(str(deployment_id)) for deployment_id in ids]
 
 
 if __name__ == "__main__":

@@ -6,17 +6,13 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from deployments.cli import app
-from models import graph
-from models.db import make_engine, new_session
-from models.tables import ORIGINAL, AssetStatus, JobKind, JobStatus
-from storage.stored import StoredObject
+from tests.fixtures.recorded import record_ready_asset
 
 # What the read commands must not load: seconds of start-up for nothing.
 HEAVY = ("prefect", "yt_dlp", "dask", "numpy", "PIL")
@@ -43,37 +39,11 @@ def _modules_loaded_by(args: list[str], database_url: str) -> set[str]:
     return set(json.loads(done.stdout.splitlines()[-1]))
 
 
-def _asset_with_a_file(database_url: str) -> tuple[uuid.UUID, uuid.UUID]:
-    """Record a ready asset with an ORIGINAL file and a finished job; return their ids."""
-    engine = make_engine(database_url)
-    with new_session(engine) as session:
-        project = graph.ensure_project(session=session, name="cli")
-        asset = graph.create_asset(
-            session=session, project=project, identifier="photo-1", source="https://e.x/a.jpg"
-        )
-        stored = StoredObject(
-            "s3", "media", "sha256/ab/cd/abcd", "ab" * 32, "cd" * 16, 10, None, True
-        )
-        graph.record_format(
-            session=session,
-            asset=asset,
-            name=ORIGINAL,
-            files=[graph.NewFile(name="a.jpg", stored=stored, width=4, height=3)],
-        )
-        graph.update_asset(session=session, asset=asset, status=AssetStatus.READY)
-        job, _ = graph.create_job(session=session, kind=JobKind.INGEST, input={})
-        graph.update_job(session=session, job=job, status=JobStatus.COMPLETED, asset_id=asset.id)
-        session.commit()
-        ids = asset.id, job.id
-    engine.dispose()
-    return ids
-
-
 @pytest.mark.parametrize("command", [["ls"], ["show", "{asset}"], ["job", "{job}"], ["--help"]])
 def test_a_read_command_loads_neither_prefect_nor_the_media_libraries(
     sqlite_url: str, command: list[str]
 ) -> None:
-    asset_id, job_id = _asset_with_a_file(sqlite_url)
+    asset_id, job_id = record_ready_asset(sqlite_url, project="cli")
     args = [part.format(asset=asset_id, job=job_id) for part in command]
 
     loaded = _modules_loaded_by(args, sqlite_url)
@@ -91,7 +61,7 @@ def _json_of(args: list[str], database_url: str, monkeypatch: pytest.MonkeyPatch
 def test_ls_and_show_print_json_of_the_documented_shape(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    asset_id, job_id = _asset_with_a_file(sqlite_url)
+    asset_id, job_id = record_ready_asset(sqlite_url, project="cli")
 
     listed = _json_of(["ls", "--json"], sqlite_url, monkeypatch)
     shown = _json_of(["show", str(asset_id), "--json"], sqlite_url, monkeypatch)
