@@ -31,7 +31,9 @@ from tests.fixtures.database import _admin, _pg_url
 from tests.fixtures.prefect_server import PrefectServer
 from tests.fixtures.seaweed import S3Server
 
-READY_TIMEOUT_S = 60.0
+# serve imports Prefect and the flows and migrates the store: 20 s here idle, over a
+# minute when the shared machine is at a load of 15.
+READY_TIMEOUT_S = 180.0
 POLL_S = 0.25
 # Crash detection in the service: runs silent this long are marked Crashed
 # (heartbeats come every 30 s, Prefect's minimum).
