@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 # No network here, and Prefect's analytics only log errors without it.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-
-# assetflow's and Prefect's settings both read .env from the working directory,
-# and `make stack` writes one into the checkout: the tests run elsewhere.
-_RUN_DIR = tempfile.mkdtemp(prefix="assetflow-tests-")
-os.chdir(_RUN_DIR)
-atexit.register(shutil.rmtree, _RUN_DIR, ignore_errors=True)
 
 pytest_plugins = [
     "tests.fixtures.seaweed",
@@ -23,3 +18,17 @@ pytest_plugins = [
     "tests.fixtures.pipeline",
     "tests.fixtures.prefect_server",
 ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _away_from_the_checkouts_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Run the tests in an empty directory.
+
+    ``Settings()`` reads ``.env`` from the working directory, and ``make stack``
+    writes one into the checkout. (Set after collection: ``--ignore`` paths are
+    relative to where pytest was started.)
+    """
+    started_in = Path.cwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+    yield
+    os.chdir(started_in)
