@@ -2,7 +2,8 @@
 
 Each command runs as a user runs it, a fresh ``assetflow`` process, against a
 migrated SQLite asset store holding one asset (with an ORIGINAL file, image
-hashes and a finished job). Target: under 1 s each. Prints the median and the
+hashes and a finished job), beside the floor of the commands that read the
+store: a bare ``import sqlmodel``. Target: under 1 s each. Prints the median and the
 slowest wall time of ``RUNS`` runs, the median CPU time (the wall time of an
 idle machine; on a shared one the wall time includes the others' work), and
 whether Prefect was loaded (it must not be).
@@ -66,6 +67,8 @@ def main() -> int:
             "job": [assetflow, "job", str(job_id)],
             "similar": [assetflow, "similar", str(asset_id)],
             "ls --json": [assetflow, "ls", "--json"],
+            # The floor of every command that reads the store: loading SQLAlchemy/SQLModel.
+            "(sqlmodel)": [sys.executable, "-c", "import sqlmodel, pydantic_settings"],
         }
         worst = 0
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
