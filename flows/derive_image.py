@@ -11,8 +11,9 @@ from flows.runtime import DeriveContext, step
 from models import graph
 from models.db import new_session
 from models.similarity import link_near_duplicates, record_image_hashes
-from models.tables import ORIGINAL, SIZE_PREFIX, Asset, size_format
+from models.tables import ORIGINAL, SIZE_PREFIX, Asset, AssetKind, size_format
 from tasks.images.process import ImageOptions, ImageResult, process_image
+from tasks.images.sources import renders_as_picture
 
 
 @step("derive-image")
@@ -23,6 +24,9 @@ def derive_image_task(original: Path, *, out_dir: Path, options: ImageOptions) -
 
 def image_step(context: DeriveContext, options: ImageOptions, key: str) -> None:
     """Derive and record an image's sizes, hashes, placeholder and near duplicates."""
+    if context.kind == AssetKind.DOCUMENT and not renders_as_picture(context.original):
+        get_run_logger().info("the document has no page to render; no image derivatives")
+        return
     result = derive_image_task.run(
         context.mode, context.original, out_dir=context.work_dir / "image", options=options
     )

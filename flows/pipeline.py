@@ -81,8 +81,10 @@ def _ingest(
         finally:
             forget_source(engine, started.job_id)
         fetched = fetch.file
-        sniffed = sniff_file(fetched.path, declared_type=fetched.content_type)
-        check_declared_media(sniffed, declared_type=fetched.content_type, filename=fetched.filename)
+        sniffed = sniff_file(
+            fetched.path, declared_type=fetched.content_type, filename=fetched.filename
+        )
+        check_declared_media(sniffed)
         stored = store_step.run(mode, fetched, content_type=sniffed.content_type, settings=settings)
         _record_original(engine, started.asset_id, fetch, sniffed, stored)
         context = DeriveContext(
@@ -113,7 +115,7 @@ def _record_original(
             session=session,
             asset=asset,
             name=ORIGINAL,
-            technical={"page": dataclasses.asdict(page)} if page else {},
+            technical=sniffed.as_metadata() | ({"page": dataclasses.asdict(page)} if page else {}),
             files=[graph.NewFile(name=fetched.filename or "original", stored=stored)],
         )
         graph.update_asset(

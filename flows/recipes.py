@@ -114,13 +114,19 @@ class RecipeOptions(BaseModel):
         title="Audio options",
         description="Fragments, their encoding, the waveform",
     )
+    document: list[StepName] = Field(
+        default=["image"],
+        title="Document steps",
+        description="Steps for documents (a PDF's first page, an SVG), in order",
+    )
 
     def steps_for(self, kind: AssetKind) -> list[StepName]:
-        """Name the steps that run for an asset of this kind (none for documents and others)."""
+        """Name the steps that run for an asset of this kind (none for others)."""
         return {
             AssetKind.IMAGE: self.image,
             AssetKind.VIDEO: self.video,
             AssetKind.AUDIO: self.audio,
+            AssetKind.DOCUMENT: self.document,
         }.get(kind, [])
 
 

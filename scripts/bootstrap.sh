@@ -12,6 +12,8 @@ want_tests=false
 missing=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v fpcalc >/dev/null 2>&1 || missing+=(libchromaprint-tools)
+# python-magic loads libmagic at import; the compiled magic database comes with it.
+ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1 ' || missing+=(libmagic1)
 if $want_tests && ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null \
     && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)

@@ -1,175 +1,284 @@
-"""Sniff a file's content type from its bytes and classify the asset kind.
+"""Recognise a file from its bytes: libmagic first, the decoders as judges where it is unsure.
 
-The header a server sends and the name a user gives are hints at best; the
-first bytes decide. Only when the bytes say nothing recognisable (plain text,
-an unknown binary) does a declared type break the tie, and then only towards
-"document" or "other", never towards a media kind a decoder would choke on.
+The header a server sends and the name a user gives are claims: kept beside
+what the bytes show, and checked against it. Only a positive contradiction
+(an HTML page served as a video, a text file named ``.png``) is refused;
+bytes nothing recognises are stored as ``other``, never refused for that.
+
+    libmagic says                then
+    image/svg+xml                an image (rasterised by resvg)
+    image/tiff, a RAW type       libraw decides whether it is a camera RAW
+    another image/*              Pillow must open its header, else it is ``other``
+    video/*, audio/*             ffprobe tells video from audio (cover art is not video)
+    application/octet-stream     Pillow's header, then ffprobe; else ``other``
+    text/plain                   Pillow's header (XBM is text); else a text document
+    anything else                its type, as a document or ``other``
 """
 
 from __future__ import annotations
 
+import json
 import mimetypes
-from dataclasses import dataclass
+import subprocess
+import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, Literal
+
+from PIL import Image, UnidentifiedImageError
 
 from core.errors import UnsupportedMedia
 from core.kinds import AssetKind
+from tasks.images.limits import (
+    DEFAULT_MAX_DECODED_BYTES,
+    DEFAULT_MAX_PIXELS,
+    check_icon_entries,
+    sniff_format,
+)
+from tasks.images.raw import camera_raw_type, may_be_raw
+from tasks.libmagic import HEAD_BYTES, OCTET_STREAM, libmagic_type
 
-# Enough for every signature below, including an MP4 'ftyp' box and an
-# Ogg page's codec header.
-SNIFF_BYTES = 4096
+Judge = Literal["libmagic", "pillow", "libraw", "ffprobe", "text", "nothing"]
 
-# ISO base media 'ftyp' major/compatible brands, by what they hold.
-_IMAGE_BRANDS = {
-    b"heic": "image/heic",
-    b"heix": "image/heic",
-    b"heim": "image/heic",
-    b"heis": "image/heic",
-    b"mif1": "image/heif",
-    b"msf1": "image/heif",
-    b"avif": "image/avif",
-    b"avis": "image/avif",
+_TEXT = "text/plain"
+# libmagic's fallbacks: what it says when no signature matched.
+_UNSURE = frozenset({OCTET_STREAM, _TEXT, "application/x-empty", "inode/x-empty"})
+_DOCUMENT_TYPES = frozenset(
+    {"application/pdf", "application/zip", "application/xml", "application/json",
+     "application/postscript", "application/rtf", "application/epub+zip"}
+)  # fmt: skip
+_MEDIA_KINDS = frozenset({AssetKind.IMAGE, AssetKind.VIDEO, AssetKind.AUDIO})
+_SVG = "image/svg+xml"
+# Pillow opens these headers but cannot decode their pixels here (no WMF
+# handler on Linux, no Ghostscript): they are kept as ``other``.
+_HEADER_ONLY_FORMATS = frozenset({"WMF", "EMF", "EPS"})
+# Pillow's TGA reader has no signature to check, so arbitrary bytes can pass
+# its header test: trust it only when the source says TGA too.
+_WEAK_SIGNATURES = {"TGA": "image/x-tga"}
+# Claims that say nothing about the content.
+_NO_CLAIM = frozenset({"", OCTET_STREAM, "binary/octet-stream", "application/x-download"})
+# Registered names of what ffprobe's demuxers read, where the demuxer's own name is not one.
+_CONTAINER_TYPES = {
+    "mpegts": "video/mp2t",
+    "mpeg": "video/mpeg",
+    "matroska": "video/x-matroska",
+    "avi": "video/x-msvideo",
+    "flv": "video/x-flv",
+    "asf": "video/x-ms-asf",
+    "wav": "audio/wav",
+    "aiff": "audio/aiff",
+    "flac": "audio/flac",
+    "mp3": "audio/mpeg",
+    "ogg": "audio/ogg",
+    "caf": "audio/x-caf",
+    "wv": "audio/x-wavpack",
 }
-_AUDIO_BRANDS = {b"M4A ": "audio/mp4", b"M4B ": "audio/mp4", b"F4A ": "audio/mp4"}
-_QUICKTIME_BRAND = b"qt  "
+
+# Demuxers the sniffer lets ffprobe try: self-contained containers and streams
+# only. Never hls, dash, concat, image2 or any other demuxer that opens a
+# second input; devices are not demuxers of files either.
+SNIFF_DEMUXERS = (
+    "mov", "matroska", "avi", "mpeg", "mpegts", "mpegvideo", "m4v", "h264", "hevc", "flv",
+    "asf", "ogg", "wav", "w64", "aiff", "flac", "mp3", "aac", "ac3", "eac3", "dts", "truehd",
+    "amr", "au", "caf", "wv", "ape", "tta", "mpc", "mpc8", "dsf", "gsm", "voc", "rm", "nut",
+    "mxf", "gxf", "dv", "ivf", "obu", "yuv4mpegpipe", "flic", "wtv", "smk", "bink", "swf",
+    "vc1", "nsv", "xwma", "mtv", "thp", "roq",
+)  # fmt: skip
+FFPROBE_TIMEOUT_S = 15.0
 
 
 @dataclass(frozen=True)
 class Sniffed:
-    """What the bytes are: a MIME type and the asset kind it implies."""
+    """What the bytes are (a MIME type and the asset kind), and what the source claimed."""
 
     content_type: str
     kind: AssetKind
+    # The type the header or the file name claimed, when either named one.
+    claimed_type: str | None = None
+    # False for bytes nothing recognised: they can contradict no claim.
+    certain: bool = True
+    recognised_by: Judge = "libmagic"
+
+    def as_metadata(self) -> dict[str, Any]:
+        """Return what to record on the ORIGINAL format beside the content type."""
+        return {"claimed_type": self.claimed_type, "recognised_by": self.recognised_by}
 
 
-def sniff_file(path: Path, *, declared_type: str | None = None) -> Sniffed:
-    """Read the head of a file and tell its content type and kind."""
+def claimed_type(declared_type: str | None, filename: str | None) -> str | None:
+    """Name the type the source claims: its declared type, else what its name suggests."""
+    declared = (declared_type or "").split(";")[0].strip().lower()
+    if declared not in _NO_CLAIM:
+        return declared
+    guessed = mimetypes.guess_type(filename)[0] if filename else None
+    return guessed.lower() if guessed else None
+
+
+def sniff_file(
+    path: Path, *, declared_type: str | None = None, filename: str | None = None
+) -> Sniffed:
+    """Tell a file's content type and kind from its bytes, keeping what the source claimed."""
+    claimed = claimed_type(declared_type, filename)
     with path.open("rb") as stream:
-        head = stream.read(SNIFF_BYTES)
-    return sniff_bytes(head, declared_type=declared_type)
+        head = stream.read(HEAD_BYTES)
+    return replace(_recognise(path, head, claimed), claimed_type=claimed)
 
 
-def sniff_bytes(head: bytes, *, declared_type: str | None = None) -> Sniffed:
-    """Tell the content type and kind from the first bytes of a file."""
-    content_type = _match_signature(head)
-    if content_type is not None:
-        return Sniffed(content_type, _kind_of(content_type))
-    if _looks_like_text(head):
-        declared = (declared_type or "").split(";")[0].strip().lower()
-        text_type = declared if declared.startswith("text/") else "text/plain"
-        return Sniffed(text_type, AssetKind.DOCUMENT)
-    return Sniffed("application/octet-stream", AssetKind.OTHER)
-
-
-def check_declared_media(
-    sniffed: Sniffed, *, declared_type: str | None, filename: str | None
-) -> None:
-    """Refuse bytes that are not the media their header or name claims.
+def check_declared_media(sniffed: Sniffed) -> None:
+    """Refuse bytes that are certainly not what their header or name claims.
 
     An HTML login or error page served as ``video/mp4`` (or named ``.mp4``) is
     a failed download, not a document to keep: say so instead of storing it.
+    Media of another kind than claimed (audio in a ``.mp4``, a video served as
+    a ``.gif``) is taken for what it is; unknown bytes contradict nothing.
     """
-    claimed = (declared_type or "").split(";")[0].strip().lower()
-    if not claimed.startswith(_MEDIA_MAJORS) and filename:
-        claimed = mimetypes.guess_type(filename)[0] or ""
-    if claimed.startswith(_MEDIA_MAJORS) and sniffed.kind not in _MEDIA_KINDS:
-        what = "an HTML page" if sniffed.content_type == "text/html" else sniffed.content_type
-        raise UnsupportedMedia(f"the source claims to be {claimed} but its bytes are {what}")
+    claimed = sniffed.claimed_type
+    if not claimed or not sniffed.certain:
+        return
+    is_html = sniffed.content_type == "text/html"
+    if is_html and not claimed.startswith(("text/", "application/xhtml")):
+        what = "an HTML page"
+    elif _kind_of(claimed) in _MEDIA_KINDS and sniffed.kind not in _MEDIA_KINDS:
+        what = "an HTML page" if is_html else sniffed.content_type
+    else:
+        return
+    raise UnsupportedMedia(f"the source claims to be {claimed} but its bytes are {what}")
 
 
-_MEDIA_MAJORS = ("image/", "video/", "audio/")
-_MEDIA_KINDS = {AssetKind.IMAGE, AssetKind.VIDEO, AssetKind.AUDIO}
+def _recognise(path: Path, head: bytes, claimed: str | None) -> Sniffed:
+    if not head:
+        return Sniffed(OCTET_STREAM, AssetKind.OTHER, certain=False, recognised_by="nothing")
+    told = libmagic_type(head)
+    if told == _SVG:
+        return Sniffed(told, AssetKind.IMAGE)
+    if told.startswith(("video/", "audio/")):
+        return _judge_media(path, told) or Sniffed(told, _kind_of(told))
+    if may_be_raw(path, head, told):
+        raw = camera_raw_type(path, told=told, claimed=claimed)
+        if raw is not None:
+            return Sniffed(raw, AssetKind.IMAGE, recognised_by="libraw")
+    if told.startswith("image/") or told in _UNSURE:
+        image = _judge_pillow(path, told, claimed)
+        if image is not None:
+            return image
+    if told == _TEXT:
+        declared = claimed if claimed and claimed.startswith("text/") else _TEXT
+        return Sniffed(declared, AssetKind.DOCUMENT, recognised_by="text")
+    if told in _UNSURE:
+        media = _judge_media(path, None)
+        if media is not None:
+            return media
+        return Sniffed(OCTET_STREAM, AssetKind.OTHER, certain=False, recognised_by="nothing")
+    if told.startswith("image/"):
+        # libmagic's guess, which no decoder here confirms: GIMP's XCF, OpenEXR,
+        # or bytes that only look like a weak signature (TGA's). Not certain
+        # enough to contradict a claim.
+        return Sniffed(told, AssetKind.OTHER, certain=False)
+    return Sniffed(told, _kind_of(told))
 
 
 def _kind_of(content_type: str) -> AssetKind:
     major = content_type.split("/", 1)[0]
     if major in ("image", "video", "audio"):
         return AssetKind(major)
-    if content_type in _DOCUMENT_TYPES:
+    if major == "text" or content_type in _DOCUMENT_TYPES:
         return AssetKind.DOCUMENT
     return AssetKind.OTHER
 
 
-_DOCUMENT_TYPES = {"application/pdf", "application/zip", "text/html", "application/xml"}
-
-
-def _match_signature(head: bytes) -> str | None:
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "image/tiff"
-    if head.startswith(b"BM") and len(head) > 14:
-        return "image/bmp"
-    if head[4:8] == b"ftyp":
-        return _iso_media_type(head)
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "video/webm" if b"webm" in head[:64] else "video/x-matroska"
-    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return "video/x-msvideo"
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "audio/wav"
-    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
-        return "audio/aiff"
-    if head.startswith(b"fLaC"):
-        return "audio/flac"
-    if head.startswith(b"OggS"):
-        return "video/ogg" if b"theora" in head[:256] else "audio/ogg"
-    if head.startswith(b"ID3") or _is_mpeg_audio_frame(head):
-        return "audio/mpeg"
-    if len(head) > 1 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
-        return "audio/aac"
-    if head[:4] == b"\x00\x00\x01\xba" or (head[:1] == b"G" and head[188:189] == b"G"):
-        return "video/mp2t" if head[:1] == b"G" else "video/mpeg"
-    if head.startswith(b"%PDF-"):
-        return "application/pdf"
-    if head.startswith(b"PK\x03\x04"):
-        return "application/zip"
-    stripped = head.lstrip().lower()
-    if stripped.startswith((b"<!doctype html", b"<html")):
-        return "text/html"
-    if stripped.startswith(b"<?xml") and b"<svg" in stripped:
-        return "image/svg+xml"
-    return None
-
-
-def _iso_media_type(head: bytes) -> str:
-    """Tell an ISO base media file (MP4, MOV, HEIF, AVIF, M4A) by its brands."""
-    box_size = int.from_bytes(head[:4], "big")
-    brands = [head[8:12]] + [
-        head[offset : offset + 4] for offset in range(16, min(box_size, len(head)), 4)
-    ]
-    for brand in brands:
-        if brand in _IMAGE_BRANDS:
-            return _IMAGE_BRANDS[brand]
-    if brands[0] in _AUDIO_BRANDS:
-        return _AUDIO_BRANDS[brands[0]]
-    if brands[0] == _QUICKTIME_BRAND:
-        return "video/quicktime"
-    return "video/mp4"
-
-
-def _is_mpeg_audio_frame(head: bytes) -> bool:
-    """Tell an MPEG audio frame header (MP3 without an ID3 tag)."""
-    if len(head) < 4 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
-        return False
-    layer = (head[1] >> 1) & 0x3
-    bitrate_index = head[2] >> 4
-    sample_rate_index = (head[2] >> 2) & 0x3
-    return layer != 0 and bitrate_index not in (0, 15) and sample_rate_index != 3
-
-
-def _looks_like_text(head: bytes) -> bool:
-    if not head or b"\x00" in head:
-        return False
+def _judge_pillow(path: Path, told: str, claimed: str | None) -> Sniffed | None:
+    """Ask Pillow whether it opens the header; name the type it reads, if it does."""
+    if not _opens_safely(path):
+        # An icon too large to decode: Pillow would decode it while opening it. It is
+        # an image all the same, which the image step refuses with a sentence.
+        return Sniffed(told, AssetKind.IMAGE, recognised_by="pillow")
     try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # A multi-byte character cut by the sniff window is still text.
-        return exc.start >= len(head) - 4
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                fmt = img.format or ""
+    except Image.DecompressionBombError:
+        # An image, too large to decode: the image step refuses it with a sentence.
+        if told == OCTET_STREAM:
+            return None
+        return Sniffed(told, AssetKind.IMAGE, recognised_by="pillow")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        return None
+    if fmt in _HEADER_ONLY_FORMATS:
+        return None
+    weak = _WEAK_SIGNATURES.get(fmt)
+    if weak is not None and weak not in (told, claimed):
+        return None
+    if told.startswith("image/"):
+        return Sniffed(told, AssetKind.IMAGE, recognised_by="pillow")
+    content_type = Image.MIME.get(fmt) or f"image/x-{fmt.lower()}"
+    return Sniffed(content_type, AssetKind.IMAGE, recognised_by="pillow")
+
+
+def _opens_safely(path: Path) -> bool:
+    """Tell whether Pillow may open the file: not an icon too large to decode (see limits)."""
+    with path.open("rb") as fh:
+        if sniff_format(fh.read(16)) not in ("ICO", "CUR"):
+            return True
+        try:
+            check_icon_entries(
+                fh, max_pixels=DEFAULT_MAX_PIXELS, max_decoded_bytes=DEFAULT_MAX_DECODED_BYTES
+            )
+        except UnsupportedMedia:
+            return False
     return True
+
+
+def _judge_media(path: Path, told: str | None) -> Sniffed | None:
+    """Ask ffprobe whether the bytes hold video or audio; None when they hold neither."""
+    found = ffprobe_streams(path)
+    if found is None:
+        return None
+    container, streams = found
+    moving = [s for s in streams if s.get("codec_type") == "video" and not _is_cover(s)]
+    if moving:
+        kind = AssetKind.VIDEO
+    elif any(s.get("codec_type") == "audio" for s in streams):
+        kind = AssetKind.AUDIO
+    else:
+        return None
+    if told is None:
+        told = _CONTAINER_TYPES.get(container) or f"{kind.value}/x-{container}"
+    major, _, minor = told.partition("/")
+    if major != kind.value:
+        # video/mp4 holding sound only is audio/mp4; an Ogg with Theora is video/ogg.
+        told = f"{kind.value}/{minor}"
+    return Sniffed(told, kind, recognised_by="ffprobe")
+
+
+def _is_cover(stream: dict[str, Any]) -> bool:
+    return bool(stream.get("disposition", {}).get("attached_pic"))
+
+
+def ffprobe_streams(path: Path) -> tuple[str, list[dict[str, Any]]] | None:
+    """Probe a file's container and streams with ffprobe, safely; None if it reads neither.
+
+    Only the file itself may be opened (``-protocol_whitelist file``), only by
+    the demuxers of SNIFF_DEMUXERS (no playlist or concat demuxer can name a
+    second input), and the run has a time limit.
+    """
+    command = [
+        "ffprobe", "-hide_banner", "-v", "error",
+        "-protocol_whitelist", "file", "-format_whitelist", ",".join(SNIFF_DEMUXERS),
+        "-show_entries", "format=format_name:stream=codec_type:stream_disposition=attached_pic",
+        "-of", "json", f"file:{path.resolve()}",
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(
+            command, capture_output=True, timeout=FFPROBE_TIMEOUT_S, check=False, text=True
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    if done.returncode != 0:
+        return None
+    try:
+        report = json.loads(done.stdout or "{}")
+    except json.JSONDecodeError:
+        return None
+    container = str(report.get("format", {}).get("format_name", "")).split(",")[0]
+    streams = report.get("streams") or []
+    return (container, streams) if container and streams else None

@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.pipeline",
     "tests.fixtures.prefect_server",
+    "tests.fixtures.formats",
 ]
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageCms
 
 from tasks.images.limits import DEFAULT_MAX_PIXELS, open_image, translate_errors
+from tasks.images.rendered import Rendered
 
 _ORIENTATION_TAG = 0x0112
 # EXIF orientations 5-8 turn the picture a quarter: the displayed width is the stored height.
@@ -37,10 +38,13 @@ class ImageProbe:
     icc_profile: bool
     icc_description: str | None
     color_space: str
+    # What a camera RAW, PDF or SVG decoder adds: the shot, the pages, the title ...
+    details: dict[str, Any] = field(default_factory=dict)
 
     def as_metadata(self) -> dict[str, Any]:
-        """Return the probe as a JSON-safe dict."""
-        return asdict(self)
+        """Return the probe as a JSON-safe dict, with the decoder's details beside its fields."""
+        fields = asdict(self)
+        return {**fields.pop("details"), **fields}
 
 
 def icc_description(icc: bytes) -> str | None:
@@ -74,7 +78,15 @@ def color_space(mode: str, icc: bytes | None) -> str:
 
 def orientation_of(img: Image.Image) -> int:
     """Return the EXIF orientation tag (1-8), 1 when absent or out of range."""
-    value = img.getexif().get(_ORIENTATION_TAG, 1)
+    if img.format == "PNG":
+        # Pillow's PNG getexif() decodes the whole image to look for an eXIf chunk
+        # after the pixels, before any size check: read only the one before them.
+        exif = Image.Exif()
+        if isinstance(raw := img.info.get("exif"), bytes):
+            exif.load(raw)
+    else:
+        exif = img.getexif()
+    value = exif.get(_ORIENTATION_TAG, 1)
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
@@ -101,6 +113,24 @@ def probe_opened(img: Image.Image) -> ImageProbe:
         icc_profile=icc is not None,
         icc_description=icc_description(icc) if icc else None,
         color_space=color_space(img.mode, icc),
+    )
+
+
+def probe_rendered(rendered: Rendered) -> ImageProbe:
+    """Probe a picture another decoder made: upright already, and in sRGB."""
+    return ImageProbe(
+        format=rendered.format,
+        mode=rendered.picture.mode,
+        width=rendered.width,
+        height=rendered.height,
+        orientation=1,
+        has_alpha=rendered.picture.mode == "RGBA",
+        animated=False,
+        frame_count=1,
+        icc_profile=False,
+        icc_description=None,
+        color_space="sRGB",
+        details=rendered.details,
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tasks.images.hashes import HASH_EDGE, perceptual_hashes
-from tasks.images.limits import DEFAULT_MAX_PIXELS
+from tasks.images.limits import DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_PIXELS
 from tasks.images.placeholder import DEFAULT_COMPONENTS, blurhash_of
 from tasks.images.probe import ImageProbe
 from tasks.images.sizes import (
@@ -24,7 +24,7 @@ from tasks.images.sizes import (
 
 
 class ImageOptions(BaseModel):
-    """How to derive an image: its sizes, their encoding, the pixel limit."""
+    """How to derive an image: its sizes, their encoding, the pixel and memory limits."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -32,6 +32,7 @@ class ImageOptions(BaseModel):
     fmt: OutputFormat = "webp"
     quality: int = Field(default=DEFAULT_QUALITY, ge=1, le=100)
     max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, gt=0)
+    max_decoded_bytes: int = Field(default=DEFAULT_MAX_DECODED_BYTES, gt=0)
     blurhash_components: tuple[int, int] = DEFAULT_COMPONENTS
 
     @field_validator("edges")
@@ -84,7 +85,12 @@ def process_image(path: Path, *, out_dir: Path, options: ImageOptions | None = N
     Raises EmptySource, UnsupportedMedia or CorruptMedia for input it cannot use.
     """
     opts = options or ImageOptions()
-    probe, sizes = decode_sizes(path, edges=opts.edges, max_pixels=opts.max_pixels)
+    probe, sizes = decode_sizes(
+        path,
+        edges=opts.edges,
+        max_pixels=opts.max_pixels,
+        max_decoded_bytes=opts.max_decoded_bytes,
+    )
     renditions = save_sizes(sizes, out_dir=out_dir, fmt=opts.fmt, quality=opts.quality)
     source = _hash_source(sizes).image
     hashes = perceptual_hashes(source)

@@ -17,8 +17,15 @@ from typing import Literal, NamedTuple
 import numpy as np
 from PIL import Image, ImageCms
 
-from tasks.images.limits import DEFAULT_MAX_PIXELS, open_image, translate_errors
-from tasks.images.probe import ImageProbe, displayed_size, probe_opened
+from tasks.images.limits import (
+    DEFAULT_MAX_DECODED_BYTES,
+    DEFAULT_MAX_PIXELS,
+    check_decoded_bytes,
+    open_image,
+    translate_errors,
+)
+from tasks.images.probe import ImageProbe, displayed_size, probe_opened, probe_rendered
+from tasks.images.sources import picture_source, render
 
 OutputFormat = Literal["webp", "jpeg", "avif"]
 
@@ -38,11 +45,20 @@ _TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-_SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
+_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+# Modes Pillow resizes with every filter as they are; a palette or 1-bit
+# image would be resized pixel by pixel (nearest), so it is converted first.
+_RESIZABLE_MODES = (
+    frozenset({"L", "LA", "La", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "HSV", "I", "F"})
+    | _SIXTEEN_BIT_MODES
+)
 # Modes a colour transform can take as they are; others are converted first.
 _ICC_MODES = frozenset({"RGB", "RGBA", "CMYK"})
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+_LAB_TO_SRGB = ImageCms.buildTransform(
+    ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")), _SRGB, "LAB", "RGB"
+)
 
 
 @dataclass(frozen=True)
@@ -90,17 +106,49 @@ def plan_sizes(width: int, height: int, edges: Sequence[int]) -> list[tuple[int,
     return plan
 
 
+def _before_resize(img: Image.Image) -> Image.Image:
+    """Convert what cannot be resized as it is: palettes, 1-bit, colour keys, Lab."""
+    if "transparency" in img.info and img.mode not in _ALPHA_MODES:
+        return img.convert("RGBA")
+    if img.mode == "1":
+        return img.convert("L")
+    if img.mode == "LAB":
+        # a* and b* are signed: averaged as stored bytes they would wrap around.
+        converted = ImageCms.applyTransform(img, _LAB_TO_SRGB)
+        return converted if converted is not None else img.convert("RGB")
+    if img.mode in _RESIZABLE_MODES:
+        return img
+    return img.convert("RGBA" if img.mode in _ALPHA_MODES else "RGB")
+
+
 def _to_working_mode(img: Image.Image, *, keep_for_icc: bool) -> Image.Image:
-    """Convert decoded pixels to RGB or RGBA (or leave them for a colour transform)."""
+    """Convert resized pixels to RGB or RGBA (or leave them for a colour transform)."""
     if img.mode in ("RGB", "RGBA") or (keep_for_icc and img.mode in _ICC_MODES):
         return img
-    if img.mode in _SIXTEEN_BIT_MODES:
-        # Pillow clips 16-bit values into 8 bits instead of scaling them.
-        pixels = np.clip(np.asarray(img, dtype=np.int64), 0, 65535) >> 8
-        return Image.fromarray(pixels.astype(np.uint8), "L").convert("RGB")
-    if img.mode in _ALPHA_MODES or "transparency" in img.info:
+    if img.mode in _SIXTEEN_BIT_MODES or img.mode in ("I", "F"):
+        return _to_eight_bits(img).convert("RGB")
+    if img.mode in _ALPHA_MODES:
         return img.convert("RGBA")
     return img.convert("RGB")
+
+
+def _to_eight_bits(img: Image.Image) -> Image.Image:
+    """Scale 16-bit, 32-bit integer or float grey to 8 bits (Pillow would clip, not scale).
+
+    Runs on the resized image, in the source's own width: never through int64.
+    """
+    pixels = np.asarray(img)
+    if img.mode in _SIXTEEN_BIT_MODES:
+        eight = (pixels >> 8).astype(np.uint8)
+    elif img.mode == "I":
+        eight = (np.clip(pixels, 0, 65535) >> 8).astype(np.uint8)
+    else:
+        # Floats (FITS, TIFF) carry no fixed range: stretch the range they use.
+        finite = np.nan_to_num(pixels.astype(np.float32, copy=False))
+        low, high = float(finite.min()), float(finite.max())
+        scale = 255.0 / (high - low) if high > low else 0.0
+        eight = ((finite - low) * scale).astype(np.uint8)
+    return Image.fromarray(eight, "L")
 
 
 def _icc_to_srgb(img: Image.Image, icc: bytes, out_mode: str) -> Image.Image | None:
@@ -125,11 +173,17 @@ def _to_srgb(img: Image.Image, icc: bytes | None) -> Image.Image:
 
 
 def decode_largest(
-    img: Image.Image, probe: ImageProbe, size: tuple[int, int], *, path: Path
+    img: Image.Image,
+    probe: ImageProbe,
+    size: tuple[int, int],
+    *,
+    path: Path,
+    max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES,
 ) -> Image.Image:
     """Decode an opened image at ``size`` (displayed orientation): upright, sRGB, RGB(A).
 
-    Only the first frame of an animation is decoded.
+    Only the first frame of an animation (the composite of a layered file) is
+    decoded, and only when its pixels fit in ``max_decoded_bytes``.
     """
     icc = img.info.get("icc_profile") or None
     convert_icc = bool(icc) and probe.color_space != "sRGB"
@@ -138,12 +192,14 @@ def decode_largest(
     with translate_errors(path, probe.format):
         # JPEG decodes at 1/2, 1/4 or 1/8 scale straight from the DCT, never below `stored`.
         img.draft(None, stored)
+        check_decoded_bytes(img, max_decoded_bytes=max_decoded_bytes)
         img.load()
-        work = _to_working_mode(img, keep_for_icc=convert_icc)
+        work = _before_resize(img)
     if work.size != stored:
         work = work.resize(stored, Image.Resampling.LANCZOS, reducing_gap=3.0)
     if probe.orientation in _TRANSPOSE:
         work = work.transpose(_TRANSPOSE[probe.orientation])
+    work = _to_working_mode(work, keep_for_icc=convert_icc)
     return _to_srgb(work, icc if convert_icc else None)
 
 
@@ -159,16 +215,31 @@ def cascade(largest: Image.Image, plan: Sequence[tuple[int, tuple[int, int]]]) -
 
 
 def decode_sizes(
-    path: Path, *, edges: Sequence[int], max_pixels: int = DEFAULT_MAX_PIXELS
+    path: Path,
+    *,
+    edges: Sequence[int],
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES,
 ) -> tuple[ImageProbe, list[Sized]]:
-    """Probe an image and decode it once into every planned size, largest first."""
+    """Probe an image and decode it once into every planned size, largest first.
+
+    A camera RAW, a PDF or an SVG is rendered by its own decoder (a page or a
+    drawing at the largest size asked for); everything else by Pillow.
+    """
     if not edges:
         raise ValueError("edges must name at least one size")
-    with open_image(path, max_pixels=max_pixels) as img:
+    source = picture_source(path)
+    if source.decoder != "pillow":
+        rendered = render(path, source, edge=max(edges), max_pixels=max_pixels)
+        plan = plan_sizes(rendered.picture.width, rendered.picture.height, edges)
+        return probe_rendered(rendered), cascade(rendered.picture, plan)
+    with open_image(path, max_pixels=max_pixels, max_decoded_bytes=max_decoded_bytes) as img:
         with translate_errors(path, img.format):
             probe = probe_opened(img)
         plan = plan_sizes(probe.width, probe.height, edges)
-        largest = decode_largest(img, probe, plan[-1][1], path=path)
+        largest = decode_largest(
+            img, probe, plan[-1][1], path=path, max_decoded_bytes=max_decoded_bytes
+        )
     return probe, cascade(largest, plan)
 
 
@@ -230,7 +301,10 @@ def make_sizes(
     fmt: OutputFormat = "webp",
     quality: int = DEFAULT_QUALITY,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES,
 ) -> list[Rendition]:
     """Write the web sizes of an image into ``out_dir``, smallest first."""
-    _, sizes = decode_sizes(path, edges=edges, max_pixels=max_pixels)
+    _, sizes = decode_sizes(
+        path, edges=edges, max_pixels=max_pixels, max_decoded_bytes=max_decoded_bytes
+    )
     return save_sizes(sizes, out_dir=out_dir, fmt=fmt, quality=quality)
