@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -31,7 +34,7 @@ from models.tables import (
     JobStatus,
 )
 from storage.keys import content_key
-from tests.fixtures.http_server import LocalHTTPServer, ServeFile, Status
+from tests.fixtures.http_server import LocalHTTPServer, ServeFile, Status, Together
 from tests.fixtures.images import save_jpeg, scene
 from tests.fixtures.seaweed import S3Server
 
@@ -244,3 +247,43 @@ def _dump_text_columns(session: Session) -> str:
     for table in ("asset", "ingest_job", "event"):
         rows += [str(row) for row in session.execute(text(f"SELECT * FROM {table}")).all()]
     return "\n".join(rows)
+
+
+def test_the_same_bytes_ingested_twice_at_once_are_stored_once_for_two_assets(
+    pipeline_settings: Settings,
+    session: Session,
+    http_server: LocalHTTPServer,
+    s3_server: S3Server,
+    s3_bucket: str,
+    tmp_path: Path,
+) -> None:
+    body = b"the same minutes, sent twice\n" * 200
+    source = _document(tmp_path, "minutes.txt", body)
+    # The server answers neither request until both have come: the two runs fetch,
+    # store and record the same bytes at the same moment.
+    meeting = threading.Barrier(2, timeout=60)
+    urls = [
+        http_server.route(
+            f"/{uuid.uuid4().hex}/minutes.txt", Together(meeting, ServeFile(source, "text/plain"))
+        )
+        for _ in range(2)
+    ]
+
+    # Each thread in a copy of this context, which points Prefect at the test's server.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = [
+            pool.submit(contextvars.copy_context().run, ingest, AssetRequest(source=url))
+            for url in urls
+        ]
+        outcomes = [run.result() for run in runs]
+
+    assert not meeting.broken, "the two ingests were not in flight together"
+    assert [o.status for o in outcomes] == [JobStatus.COMPLETED] * 2, [o.error for o in outcomes]
+    first, second = (session.get_one(Asset, o.asset_id) for o in outcomes)
+    assert first.id != second.id
+    sha256 = hashlib.sha256(body).hexdigest()
+    assert _count(session, Blob) == 1 and session.get_one(Blob, sha256).size == len(body)
+    assert _count(session, File, File.sha256 == sha256) == 2
+    assert [o.object_name for o in s3_server.client().list_objects(s3_bucket, recursive=True)] == [
+        content_key(sha256)
+    ]
