@@ -5,11 +5,14 @@ The tests run in order: the last one kills the service.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import io
 import signal
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,7 +35,7 @@ from sqlmodel import Session
 
 from core.requests import AssetRequest
 from core.settings import Settings
-from deployments.job_status import get_job
+from deployments.job_status import JobView, get_job
 from deployments.submit import submit_ingest
 from models.db import make_engine, new_session
 from models.tables import Asset, AssetStatus, Blob, File, IngestJob, JobStatus
@@ -122,6 +125,37 @@ def test_the_same_idempotency_key_twice_is_one_job_and_one_run(
     assert second.status == JobStatus.COMPLETED, second.error
     assert len(_runs_of_job(first.id)) == 1
     assert _count(session, IngestJob, IngestJob.idempotency_key == key) == 1
+    assert _count(session, Asset, Asset.identifier == url) == 1
+
+
+def test_submissions_with_one_key_at_the_same_moment_are_one_job_and_one_run(
+    service: Service, session: Session, http_server: LocalHTTPServer, tmp_path: Path
+) -> None:
+    url = http_server.route(
+        f"/{uuid.uuid4().hex}/together.txt", ServeFile(_document(tmp_path, b"submitted 4x\n"))
+    )
+    key = f"cms-{uuid.uuid4().hex}"
+    count = 4
+    start = threading.Barrier(count, timeout=30)
+
+    def submit() -> JobView:
+        start.wait()  # all submit at once: a client retrying, several API workers
+        return submit_ingest(AssetRequest(source=url), idempotency_key=key)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        jobs = [pool.submit(contextvars.copy_context().run, submit) for _ in range(count)]
+        views = [job.result() for job in jobs]
+
+    assert len({view.id for view in views}) == 1
+    assert len({view.flow_run_id for view in views}) == 1 and views[0].flow_run_id is not None
+    assert _count(session, IngestJob, IngestJob.idempotency_key == key) == 1
+    job = wait_until(
+        lambda: (view := get_job(views[0].id)).finished and view,
+        timeout_s=RUN_TIMEOUT_S,
+        what="the job to end",
+    )
+    assert job.status == JobStatus.COMPLETED, job.error  # type: ignore[attr-defined]
+    assert len(_runs_of_job(views[0].id)) == 1
     assert _count(session, Asset, Asset.identifier == url) == 1
 
 
