@@ -149,13 +149,13 @@ def test_submissions_with_one_key_at_the_same_moment_are_one_job_and_one_run(
     assert len({view.id for view in views}) == 1
     assert len({view.flow_run_id for view in views}) == 1 and views[0].flow_run_id is not None
     assert _count(session, IngestJob, IngestJob.idempotency_key == key) == 1
+    assert len(_runs_of_job(views[0].id)) == 1
     job = wait_until(
         lambda: (view := get_job(views[0].id)).finished and view,
         timeout_s=RUN_TIMEOUT_S,
         what="the job to end",
     )
     assert job.status == JobStatus.COMPLETED, job.error  # type: ignore[attr-defined]
-    assert len(_runs_of_job(views[0].id)) == 1
     assert _count(session, Asset, Asset.identifier == url) == 1
 
 
