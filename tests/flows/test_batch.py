@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import threading
 import time
 import uuid
@@ -33,6 +34,7 @@ from flows.run_states import result_of
 from models.db import make_engine, new_session
 from models.tables import Asset, AssetStatus, Blob, File, IngestJob, JobStatus, Project
 from tests.fixtures.http_server import LocalHTTPServer, Route, ServeFile, Status, Together
+from tests.fixtures.prefect_server import PrefectServer
 from tests.fixtures.seaweed import S3Server
 
 FIELDS = ["source", "project", "identifier", "title", "tags"]
@@ -345,6 +347,39 @@ def test_items_fan_out_on_a_dask_cluster_when_one_is_configured(
 
     assert (summary.completed, summary.failed, summary.skipped) == (4, 0, 0)
     assert sum(ran_on_dask) == 4, ran_on_dask
+    assert _count(session, Asset, Asset.status == AssetStatus.READY) == 4
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_items_fan_out_to_dask_worker_processes(
+    pipeline_settings: Settings,
+    session: Session,
+    http_server: LocalHTTPServer,
+    prefect_api: PrefectServer,
+    media_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from distributed import Client, LocalCluster
+
+    manifest = _documents_manifest(http_server, tmp_path, media_root, "procs", 4)
+    # What a worker process knows comes from its environment (and the task's parameters).
+    monkeypatch.setenv("PREFECT_API_URL", prefect_api.api_url)
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        monkeypatch.setenv("ASSETFLOW_DASK_ADDRESS", cluster.scheduler_address)
+        summary = batch_ingest(str(manifest))
+        executed = client.run(lambda dask_worker: (os.getpid(), dask_worker.state.executed_count))
+
+    assert (summary.completed, summary.failed, summary.skipped) == (4, 0, 0), [
+        row.error for row in summary.rows
+    ]
+    assert sum(count for _, count in executed.values()) == 4, executed
+    assert os.getpid() not in {pid for pid, _ in executed.values()}
     assert _count(session, Asset, Asset.status == AssetStatus.READY) == 4
 
 
