@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from prefect.exceptions import ExternalSignal
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -182,6 +183,10 @@ def run_job(engine: Engine, started: StartedJob, work: Callable[[], None]) -> Jo
     except IngestError as exc:
         finish_job(engine, started, error=str(exc))
         return JobOutcome(started.job_id, started.asset_id, JobStatus.FAILED, str(exc))
+    except ExternalSignal:
+        # Prefect stopping the run (a cancel, a worker shutting down): the state hooks
+        # say how the run ended ("flow run cancelled: ..."), not "internal error".
+        raise
     except BaseException as exc:
         finish_job(engine, started, error=internal_error(exc))
         raise

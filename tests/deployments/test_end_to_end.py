@@ -29,7 +29,7 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.schedules import IntervalSchedule
-from prefect.states import Scheduled
+from prefect.states import Cancelling, Scheduled
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -292,6 +292,33 @@ def _job_row(session: Session, job_id: uuid.UUID) -> IngestJob:
     """Read the job's row as it is, without reconciling it with its flow run (as get_job would)."""
     session.expire_all()
     return session.get_one(IngestJob, job_id)
+
+
+def test_a_run_cancelled_from_prefect_fails_its_job_through_the_cancellation_hook(
+    service: Service, session: Session, http_server: LocalHTTPServer
+) -> None:
+    job_id = _stalled_job(http_server, f"/{uuid.uuid4().hex}/cancel-me.bin")
+    flow_run_id = _job_row(session, job_id).flow_run_id
+    assert flow_run_id is not None
+
+    with get_client(sync_client=True) as client:  # the UI's "Cancel"
+        client.set_flow_run_state(flow_run_id, Cancelling())
+
+    # The row itself, not get_job, which would reconcile from the Cancelled state.
+    job = wait_until(
+        lambda: (row := _job_row(session, job_id)).status == JobStatus.FAILED and row,
+        timeout_s=RUN_TIMEOUT_S,
+        what="the cancellation hook to fail the job",
+    )
+    assert isinstance(job, IngestJob) and job.error is not None
+    assert job.error.startswith("flow run cancelled"), job.error
+    _wait_for_log(flow_run_id, f"failed job(s) {job_id}")  # the hook's own word
+    asset = session.get_one(Asset, job.asset_id)
+    session.refresh(asset)
+    assert (asset.status, asset.error) == (AssetStatus.FAILED, job.error)
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(flow_run_id).state
+    assert state is not None and state.type == StateType.CANCELLED
 
 
 def test_a_killed_flow_process_fails_its_job_through_the_crash_hook(
