@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from tasks.media_command import ffmpeg_command
 from tasks.video.keyframes import KeyframePlan
 from tasks.video.probe import MediaProbe
 from tasks.video.profiles import ProxyProfile, VideoOptions
@@ -141,10 +142,7 @@ def derive_command(
         posters=poster_chain(poster_times(probe.duration_s, options.poster_positions), size),
     )
     audio = probe.audio
-    return [
-        "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
-        "-progress", "pipe:1", "-y",
-        "-i", str(source),
+    outputs = [
         "-filter_complex", graph,
         *proxy_output(
             options.profile,
@@ -155,3 +153,4 @@ def derive_command(
         *image_output("sprites", quality=SHEET_QUALITY, pattern=work_dir / SHEET_PATTERN),
         *image_output("posters", quality=POSTER_QUALITY, pattern=work_dir / POSTER_PATTERN),
     ]  # fmt: skip
+    return ffmpeg_command(source, outputs=outputs, progress=True)
