@@ -16,7 +16,7 @@ import chromaprint
 
 from core.errors import UnsupportedMedia
 from tasks.audio.decode import decode_audio, pcm_rate
-from tasks.video.probe import probe_media
+from tasks.video.probe import MediaProbe, probe_media
 
 # Chromaprint's default algorithm (TEST2, fpcalc "-algorithm 2") resamples to
 # 11025 Hz and slides a 4096-sample frame by 4096 - 4096 * 2 // 3 = 1365
@@ -83,13 +83,16 @@ class Chromaprinter:
         return Fingerprint(offset_s=0.0, duration_s=duration_s, raw=raw, compressed=encode_raw(raw))
 
 
-def fingerprint_file(path: Path, *, max_duration_s: float | None = None) -> Fingerprint:
+def fingerprint_file(
+    path: Path, *, max_duration_s: float | None = None, probe: MediaProbe | None = None
+) -> Fingerprint:
     """Fingerprint a file's first audio stream (all of it unless ``max_duration_s``).
 
-    Raises UnsupportedMedia when the file has no audio stream and CorruptMedia
-    when it does not decode.
+    ``probe`` is the file's, when the caller has it already. Raises
+    UnsupportedMedia when the file has no audio stream and CorruptMedia when it
+    does not decode.
     """
-    stream = probe_media(path).audio
+    stream = (probe or probe_media(path)).audio
     if stream is None:
         raise UnsupportedMedia(f"{path.name} has no audio stream")
     rate = pcm_rate(stream.sample_rate)
