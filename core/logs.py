@@ -5,7 +5,8 @@ those of its children, so "a filter on the root of assetflow's loggers" is
 kept by handing out every assetflow logger from ``get_logger``, which puts the
 filter on it. Prefect's run loggers (``get_run_logger()`` logs on
 ``prefect.flow_runs`` and ``prefect.task_runs``, whose records Prefect's API
-handler stores) and httpx's get it too, as soon as this module is imported.
+handler stores) and httpx's get it from ``install_redaction``, which importing
+the ``flows`` package calls.
 """
 
 from __future__ import annotations
@@ -31,6 +32,3 @@ def install_redaction() -> None:
     """Put the redacting filter on assetflow's root logger and the third-party ones; idempotent."""
     for name in (ROOT, *THIRD_PARTY):
         redact_logger(name)
-
-
-install_redaction()
