@@ -70,11 +70,15 @@ def below_a_root(path: Path, roots: list[Path], *, shown: str) -> tuple[Path, Pu
             "set ASSETFLOW_LOCAL_ROOTS to the directories they may come from"
         )
     absolute = Path(os.path.abspath(path))  # noqa: PTH100 (resolve() would follow symlinks)
-    # From '/' down: the first directory that is a root, so a symlink below
-    # a root that points back at it is never taken for the root.
+    for root in roots:  # the common case, without a system call
+        if absolute.is_relative_to(root):
+            return root, PurePosixPath(absolute.relative_to(root))
+    # Reached through a symlink above the root: from '/' down, the first
+    # directory that resolves to a root; below it, nothing is followed.
     for ancestor in reversed((absolute, *absolute.parents)):
-        if Path(os.path.realpath(ancestor)) in roots:
-            return Path(os.path.realpath(ancestor)), PurePosixPath(absolute.relative_to(ancestor))
+        real = Path(os.path.realpath(ancestor))
+        if real in roots:
+            return real, PurePosixPath(absolute.relative_to(ancestor))
     allowed = ", ".join(str(root) for root in roots)
     raise ForbiddenSource(
         f"refusing to read {shown}: it is outside the local roots ({allowed}); "
