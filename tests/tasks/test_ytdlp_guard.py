@@ -17,7 +17,7 @@ import pytest
 from yt_dlp.networking.common import Request
 from yt_dlp.networking.exceptions import RequestError
 
-from core.errors import ForbiddenSource
+from core.errors import ForbiddenSource, SourceNotFound
 from core.settings import Settings
 from tasks.ytdlp import download_page_video
 from tasks.ytdlp_guard import GuardedYoutubeDL
@@ -34,7 +34,7 @@ from tests.fixtures.video_pages import (
 
 @pytest.fixture
 def blocked(blocked_http_server: LocalHTTPServer) -> LocalHTTPServer:
-    """The server on 127.0.0.2 that no request may reach, in any test."""
+    """This test's server on 127.0.0.2, which no request may reach."""
     return blocked_http_server
 
 
@@ -65,6 +65,20 @@ def test_an_hls_stream_of_an_allowed_host_is_downloaded(
     [post] = http_server.requests(options_path)
     assert post.method == "POST"
     assert json.loads(post.body)["getPlayerOptionsRequest"]["ResourceId"] == page_url[-32:]
+
+
+def test_a_missing_segment_fails_the_download_instead_of_leaving_a_hole(
+    tmp_path: Path, http_server: LocalHTTPServer, settings: Settings, segment: Path
+) -> None:
+    gone = http_server.route(f"/{uuid.uuid4().hex}/seg.ts", Status(404))
+    segments = [segment_on(http_server, segment), gone, segment_on(http_server, segment)]
+    page_url, _ = mediasite_page(
+        tmp_path, http_server, playlist=hls_playlist(tmp_path, http_server, segments)
+    )
+
+    with pytest.raises(SourceNotFound, match="404"):
+        download_page_video(page_url, dest_dir=tmp_path / "dl", settings=settings)
+    assert not (tmp_path / "dl" / "video.mp4").exists()
 
 
 def test_an_hls_segment_on_a_blocked_host_is_refused(
