@@ -13,7 +13,8 @@ Only http(s) without a proxy: a proxy would resolve the names itself.
 from __future__ import annotations
 
 import io
-from typing import Any
+from collections.abc import Iterable
+from typing import IO, Any
 
 import httpx
 from yt_dlp.networking.common import Request, RequestHandler, Response
@@ -94,6 +95,11 @@ class AssetflowGuardRH(RequestHandler):
                     f"(more than {self._settings.max_redirects}, ASSETFLOW_MAX_REDIRECTS)"
                 )
             ) from exc
+        except httpx.UnsupportedProtocol as exc:
+            # yt-dlp checked the request's own scheme: a redirect led elsewhere (file:, ftp:).
+            raise GuardRefusal(
+                InvalidSource(f"{shown} redirects to a URL that is not http(s): {exc}")
+            ) from exc
         except (httpx.TransportError, httpx.InvalidURL) as exc:
             raise TransportError(cause=exc) from exc
         result = _GuardedResponse(response)
@@ -102,12 +108,11 @@ class AssetflowGuardRH(RequestHandler):
         return result
 
 
-def _content(data: Any) -> bytes | Any:
-    """Return a request body httpx accepts (bytes, or an iterator of bytes)."""
-    if data is None or isinstance(data, bytes):
-        return data
+def _content(data: bytes | Iterable[bytes] | IO[bytes] | None) -> bytes | Iterable[bytes] | None:
+    """Return yt-dlp's request body (bytes, an iterable of bytes or a file) as httpx takes it."""
     if isinstance(data, io.IOBase):
-        return iter(lambda: data.read(64 * 1024), b"")
+        stream = data
+        return iter(lambda: stream.read(64 * 1024), b"")
     return data
 
 

@@ -17,7 +17,7 @@ import pytest
 from yt_dlp.networking.common import Request
 from yt_dlp.networking.exceptions import RequestError
 
-from core.errors import ForbiddenSource, SourceNotFound
+from core.errors import ForbiddenSource, InvalidSource, SourceNotFound
 from core.settings import Settings
 from tasks.ytdlp import download_page_video
 from tasks.ytdlp_guard import GuardedYoutubeDL
@@ -166,6 +166,15 @@ def test_a_page_redirect_to_a_blocked_host_is_refused(
     with pytest.raises(ForbiddenSource, match=r"127\.0\.0\.2 resolves to a loopback address"):
         download_page_video(url, dest_dir=tmp_path / "dl", settings=settings, force_generic=True)
     assert blocked.all_requests() == []
+
+
+def test_a_redirect_out_of_http_is_refused(
+    tmp_path: Path, http_server: LocalHTTPServer, settings: Settings
+) -> None:
+    url = http_server.route(f"/{uuid.uuid4().hex}/watch", Redirect("file:///etc/passwd"))
+
+    with pytest.raises(InvalidSource, match="redirects to a URL that is not http"):
+        download_page_video(url, dest_dir=tmp_path / "dl", settings=settings, force_generic=True)
 
 
 @pytest.mark.parametrize("through_redirect", [False, True], ids=["direct", "redirect"])
