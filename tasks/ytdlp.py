@@ -18,9 +18,16 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from yt_dlp.networking.exceptions import HTTPError, TransportError
-from yt_dlp.utils import DownloadError, ExtractorError, UnsupportedError, YoutubeDLError
+from yt_dlp.utils import (
+    DownloadError,
+    ExtractorError,
+    PostProcessingError,
+    UnsupportedError,
+    YoutubeDLError,
+)
 
 from core.errors import (
+    CorruptMedia,
     ForbiddenSource,
     IngestError,
     InvalidSource,
@@ -291,6 +298,12 @@ def _translate(exc: YoutubeDLError, shown: str) -> Exception:
             return ForbiddenSource(f"{shown}: HTTP {status}")
         if status in (408, 429) or status >= 500:
             return SourceUnavailable(f"{shown}: HTTP {status}")
+    if any(isinstance(e, PostProcessingError) for e in _chain(cause)):
+        # ffmpeg merges and mends the downloaded files, reading each as a media container only.
+        return CorruptMedia(
+            f"{shown}: the downloaded media could not be remuxed (it is not a media container "
+            f"ffmpeg may read, e.g. a playlist naming other files): {message}"
+        )
     if any(isinstance(e, UnsupportedError) for e in _chain(cause)):
         return InvalidSource(f"no video found at {shown}: {message}")
     if any(isinstance(e, TransportError) for e in _chain(cause)):

@@ -1,6 +1,6 @@
 """A YoutubeDL whose every request passes the address guard, with allowed extractors only.
 
-Three doors are closed here:
+Four doors are closed here:
 - requests: the request director has one handler, ``AssetflowGuardRH``; yt-dlp's
   own urllib/requests/websockets handlers are never built, so there is no
   fallback that would connect unchecked;
@@ -8,6 +8,8 @@ Three doors are closed here:
   through that director; ffmpeg, curl or aria2c would open their own
   connections, so a format that needs one is refused, and ffmpeg, should
   yt-dlp's HLS downloader hand a stream to it anyway, may read local files only;
+- ffmpeg steps on what was downloaded: their inputs are read as the media
+  containers they should be, never as playlists naming other files;
 - extractors: each URL yt-dlp extracts, the page and any page it leads to,
   must be read by an extractor in ``ytdlp_extractors``.
 """
@@ -33,6 +35,22 @@ from tasks.ytdlp_transport import AssetflowGuardRH
 # The downloaders that fetch through YoutubeDL.urlopen, hence through the guard.
 NATIVE_DOWNLOADERS = (HttpFD, HlsFD, DashSegmentsFD)
 
+# Demuxers that read the one file they are given and open no other input.
+_CONTAINERS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,mpegts,flv,aac,mp3,ogg,wav,flac,avi,asf,mpeg"
+# yt-dlp's ffmpeg steps on downloaded bytes (merging video and audio, mending
+# HLS/DASH output). A "video" whose bytes are an HLS playlist would have them
+# read the local files it names into the merged result, so their inputs are
+# confined to those containers. yt-dlp looks their arguments up by step name.
+_FFMPEG_STEPS = (
+    "Merger",
+    "FixupStretched",
+    "FixupM4a",
+    "FixupM3u8",
+    "FixupDuplicateMoov",
+    "FixupTimestamp",
+    "FixupDuration",
+)
+
 # Parameters a caller cannot override: they keep every fetch inside the guard.
 _GUARDED_PARAMS: dict[str, Any] = {
     # An environment proxy would resolve names itself (the handler takes none).
@@ -45,6 +63,9 @@ _GUARDED_PARAMS: dict[str, Any] = {
     # A segment that cannot be fetched (or is refused) fails the download: never
     # store a video with a hole where the refused segment was.
     "skip_unavailable_fragments": False,
+    "postprocessor_args": {
+        f"{step.lower()}+ffmpeg_i": ["-format_whitelist", _CONTAINERS] for step in _FFMPEG_STEPS
+    },
     "enable_file_urls": False,
     "allow_unplayable_formats": False,
 }

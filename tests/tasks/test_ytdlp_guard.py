@@ -17,13 +17,16 @@ import pytest
 from yt_dlp.networking.common import Request
 from yt_dlp.networking.exceptions import RequestError
 
-from core.errors import ForbiddenSource, InvalidSource, SourceNotFound
+from core.errors import CorruptMedia, ForbiddenSource, InvalidSource, SourceNotFound
 from core.settings import Settings
 from tasks.ytdlp import download_page_video
 from tasks.ytdlp_guard import GuardedYoutubeDL
+from tests.fixtures.audio_media import video_without_audio
 from tests.fixtures.http_server import LocalHTTPServer, Redirect, ServeFile, Status
 from tests.fixtures.video_pages import (
+    dash_manifest,
     hls_playlist,
+    m4a_audio,
     mediasite_page,
     segment_on,
     text_file,
@@ -190,6 +193,35 @@ def test_a_chosen_format_on_a_blocked_host_is_refused(
     with pytest.raises(ForbiddenSource, match=r"127\.0\.0\.2 resolves to a loopback address"):
         download_page_video(url, dest_dir=tmp_path / "dl", settings=settings, force_generic=True)
     assert blocked.all_requests() == []
+    assert not (tmp_path / "dl" / "video.mp4").exists()
+
+
+def test_a_dash_video_and_audio_pair_is_merged(
+    tmp_path: Path, http_server: LocalHTTPServer, settings: Settings
+) -> None:
+    video = video_without_audio(tmp_path / "v.mp4", duration_s=1)
+    url = dash_manifest(tmp_path, http_server, video=video, audio=m4a_audio(tmp_path / "a.m4a"))
+
+    result = download_page_video(
+        url, dest_dir=tmp_path / "dl", settings=settings, force_generic=True
+    )
+
+    assert result.fetched.path == tmp_path / "dl" / "video.mp4"
+    assert result.fetched.size > video.stat().st_size  # the video with the audio
+
+
+def test_a_downloaded_playlist_of_local_files_is_not_merged_into_the_video(
+    tmp_path: Path, http_server: LocalHTTPServer, settings: Settings, segment: Path
+) -> None:
+    # The "video" of a DASH pair is an HLS playlist naming a local file: ffmpeg,
+    # merging it with the audio, would read that file into the stored video.
+    playlist = text_file(
+        tmp_path, f"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n{segment}\n#EXT-X-ENDLIST\n"
+    )
+    url = dash_manifest(tmp_path, http_server, video=playlist, audio=m4a_audio(tmp_path / "a.m4a"))
+
+    with pytest.raises(CorruptMedia, match="could not be remuxed"):
+        download_page_video(url, dest_dir=tmp_path / "dl", settings=settings, force_generic=True)
     assert not (tmp_path / "dl" / "video.mp4").exists()
 
 
