@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from Cryptodome.Cipher import AES
 from yt_dlp.networking.common import Request
 from yt_dlp.networking.exceptions import RequestError
 
@@ -97,6 +98,29 @@ def test_an_hls_segment_on_a_blocked_host_is_refused(
         download_page_video(page_url, dest_dir=tmp_path / "dl", settings=settings)
     assert blocked.all_requests() == []
     assert not (tmp_path / "dl" / "video.mp4").exists()
+
+
+def test_an_aes_128_hls_stream_is_decrypted_by_yt_dlp_itself(
+    tmp_path: Path, http_server: LocalHTTPServer, settings: Settings, segment: Path
+) -> None:
+    # Without pycryptodomex yt-dlp would hand this stream to ffmpeg, which the guard refuses.
+    key, iv = b"0123456789abcdef", bytes(16)
+    plain = segment.read_bytes()
+    padding = 16 - len(plain) % 16
+    encrypted = tmp_path / "enc.ts"
+    cipher = AES.new(key, AES.MODE_CBC, iv)
+    encrypted.write_bytes(cipher.encrypt(plain + bytes([padding]) * padding))
+    key_url = http_server.route(f"/{uuid.uuid4().hex}/key", Status(200, body=key))
+    playlist = hls_playlist(
+        tmp_path, http_server, [segment_on(http_server, encrypted)],
+        key=f'#EXT-X-KEY:METHOD=AES-128,URI="{key_url}",IV=0x{iv.hex()}',
+    )  # fmt: skip
+    page_url, _ = mediasite_page(tmp_path, http_server, playlist=playlist)
+
+    result = download_page_video(page_url, dest_dir=tmp_path / "dl", settings=settings)
+
+    assert result.fetched.size > 0
+    assert len(http_server.requests(urlsplit(key_url).path)) == 1
 
 
 def test_an_hls_key_on_a_blocked_host_is_refused(
