@@ -122,7 +122,7 @@ class _BodyReader(io.RawIOBase):
     def __init__(self, response: httpx.Response) -> None:
         self._response = response
         self._chunks = response.iter_bytes()
-        self._pending = b""
+        self._pending = memoryview(b"")
 
     def readable(self) -> bool:
         return True
@@ -132,15 +132,20 @@ class _BodyReader(io.RawIOBase):
         return super().read(-1 if size is None else size)
 
     def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._pending = chunk
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
-        return size
+        # Fill the whole buffer as a socket file does: yt-dlp pays per read, and
+        # httpx hands the body over in chunks of at most 64 KiB.
+        filled = 0
+        while filled < len(buffer):
+            if not self._pending:
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    break
+                self._pending = memoryview(chunk)  # a view: slicing it copies nothing
+            size = min(len(buffer) - filled, len(self._pending))
+            buffer[filled : filled + size] = self._pending[:size]
+            self._pending = self._pending[size:]
+            filled += size
+        return filled
 
     def close(self) -> None:
         self._response.close()
