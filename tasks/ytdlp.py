@@ -1,4 +1,4 @@
-"""Download the video behind a page URL (YouTube and ~1,750 other sites) with yt-dlp as a library.
+"""Download the video behind a page URL (YouTube and the other allowed sites) with yt-dlp.
 
 yt-dlp is embedded, never run as a CLI: ``GuardedYoutubeDL.extract_info``
 finds the formats, then the same YoutubeDL downloads and merges them into
