@@ -34,7 +34,7 @@ from core.errors import (
     SourceNotFound,
     SourceUnavailable,
 )
-from core.redact import REDACTED, SECRET_PARAMS, redact_logger, redact_source, redact_text
+from core.redact import REDACTED, is_secret_param, redact_logger, redact_source, redact_text
 from core.settings import Settings
 from storage.digest import digest_file
 from tasks.fetch import FetchedSource
@@ -257,7 +257,7 @@ def _secrets_of(url: str) -> list[str]:
     values += [
         value
         for name, value in parse_qsl(parts.query, keep_blank_values=False)
-        if name.strip().lower() in SECRET_PARAMS
+        if is_secret_param(name)
     ]
     return sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
 
