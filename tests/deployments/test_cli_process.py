@@ -139,7 +139,6 @@ def test_ls_show_and_job_read_back_what_was_ingested(workspace: Workspace) -> No
 
     listed = workspace.json("ls", "--project", "news", "--json")
     shown = workspace.json("show", photo, "--json")
-    text = workspace.run("ls")
     job = workspace.json("job", workspace.ids["photo_job"])
     unknown = workspace.run("show", str(uuid.uuid4()))
 
@@ -167,7 +166,6 @@ def test_ls_show_and_job_read_back_what_was_ingested(workspace: Workspace) -> No
         assert (file_set["backend"], file_set["bucket"]) == ("file", str(objects))
         for file in file_set["files"]:
             assert (objects / file["key"]).stat().st_size == file["size"], file
-    assert f"{photo}  ready" in text.stdout and "news/harbour" in text.stdout
     assert set(job) == JOB_VIEW and (job["status"], job["asset_id"]) == ("completed", photo)
     assert unknown.returncode == 1 and unknown.stderr.startswith("error: no asset ")
 
@@ -190,13 +188,11 @@ def test_match_finds_the_track_a_clip_was_cut_from(
     stranger = structured_audio(tmp_path / "other.wav", seed=42, duration_s=12, sample_rate=11025)
 
     matches = workspace.json("match", str(clip), "--json")
-    text = workspace.run("match", str(clip))
     nothing = workspace.run("match", str(stranger))
     unlike = workspace.run("similar", song["asset_id"])
 
     assert matches and set(matches[0]) == {"asset_id", "offset_s", "score"}
     assert matches[0]["asset_id"] == song["asset_id"]
     assert matches[0]["offset_s"] == pytest.approx(9.0, abs=1.0)
-    assert text.returncode == 0 and text.stdout.startswith(f"{song['asset_id']}  at ")
     assert (nothing.returncode, nothing.stdout) == (1, "no match\n")
     assert (unlike.returncode, unlike.stdout) == (0, "no similar images\n")  # not an image

@@ -362,12 +362,12 @@ def test_items_fan_out_to_dask_worker_processes(
 ) -> None:
     from distributed import Client, LocalCluster
 
-    manifest = _documents_manifest(http_server, tmp_path, media_root, "procs", 4)
+    manifest = _documents_manifest(http_server, tmp_path, media_root, "procs", 2)
     # What a worker process knows comes from its environment (and the task's parameters).
     monkeypatch.setenv("PREFECT_API_URL", prefect_api.api_url)
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as client,
     ):
@@ -375,12 +375,12 @@ def test_items_fan_out_to_dask_worker_processes(
         summary = batch_ingest(str(manifest))
         executed = client.run(lambda dask_worker: (os.getpid(), dask_worker.state.executed_count))
 
-    assert (summary.completed, summary.failed, summary.skipped) == (4, 0, 0), [
+    assert (summary.completed, summary.failed, summary.skipped) == (2, 0, 0), [
         row.error for row in summary.rows
     ]
-    assert sum(count for _, count in executed.values()) == 4, executed
+    assert sum(count for _, count in executed.values()) == 2, executed
     assert os.getpid() not in {pid for pid, _ in executed.values()}
-    assert _count(session, Asset, Asset.status == AssetStatus.READY) == 4
+    assert _count(session, Asset, Asset.status == AssetStatus.READY) == 2
 
 
 def test_the_cli_prints_the_summary_and_exits_1_when_an_item_failed(
