@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from core.kinds import AssetKind
 from core.requests import AssetRequest
 from deployments.batch_cli import batch
 from deployments.request_options import takes_request
@@ -87,22 +88,44 @@ def show(
 @app.command("ls")
 def list_command(
     project: Annotated[str | None, typer.Option(help="Only this project")] = None,
-    limit: Annotated[int, typer.Option(min=1)] = 50,
+    kind: Annotated[AssetKind | None, typer.Option(help="Only this kind")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="Only this status: pending, processing, ready, failed, deleted"),
+    ] = None,
+    tag: Annotated[str | None, typer.Option(help="Only assets with this tag")] = None,
+    cursor: Annotated[
+        str | None, typer.Option(help="Continue after the page that printed this cursor")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     as_json: Annotated[bool, AS_JSON] = False,
 ) -> None:
-    """List the newest assets."""
+    """List assets, newest first, a page at a time (the next page's cursor goes to stderr)."""
     from deployments.render import asset_json
-    from models.queries import list_assets
+    from models.listing import AssetFilter, InvalidCursor, list_assets
+    from models.tables import AssetStatus
 
+    try:
+        chosen_status = None if status is None else AssetStatus(status)
+    except ValueError as exc:
+        choices = ", ".join(AssetStatus)
+        raise typer.BadParameter(
+            f"{status!r} is not one of {choices}", param_hint="--status"
+        ) from exc
+    filters = AssetFilter(project=project, kind=kind, status=chosen_status, tag=tag)
     with _session() as session:
-        rows = list_assets(session=session, project=project, limit=limit)
+        try:
+            page = list_assets(session=session, filters=filters, cursor=cursor, limit=limit)
+        except InvalidCursor as exc:
+            raise typer.BadParameter(str(exc), param_hint="--cursor") from exc
     if as_json:
-        print_json([asset_json(asset, project_name) for asset, project_name in rows])
-        return
-    for asset, project_name in rows:
+        print_json([asset_json(asset, project_name) for asset, project_name in page.rows])
+    for asset, project_name in [] if as_json else page.rows:
         typer.echo(
             f"{asset.id}  {asset.status:<10} {asset.kind:<8} {project_name}/{asset.identifier}"
         )
+    if page.next_cursor is not None:
+        typer.echo(f"next page: assetflow ls --cursor {page.next_cursor}", err=True)
 
 
 @app.command()

@@ -24,6 +24,7 @@ from core.errors import IdentifierConflict
 from models.tables import (
     Asset,
     AssetStatus,
+    AssetTag,
     AudioFingerprint,
     Blob,
     Event,
@@ -137,6 +138,7 @@ def create_asset(
             + (f" by asset {existing.id}" if existing else ""),
             existing_id=existing.id if existing else None,
         )
+    session.add_all(_tag_rows(asset))
     record_event(
         session=session,
         asset_id=asset.id,
@@ -155,6 +157,9 @@ def update_asset(*, session: Session, asset: Asset, **changes: Any) -> Asset:
         setattr(asset, name, value)
     asset.updated_at = utcnow()
     session.add(asset)
+    if "tags" in changed:
+        session.execute(delete(AssetTag).where(col(AssetTag.asset_id) == asset.id))
+        session.add_all(_tag_rows(asset))
     record_event(
         session=session,
         asset_id=asset.id,
@@ -162,6 +167,14 @@ def update_asset(*, session: Session, asset: Asset, **changes: Any) -> Asset:
         payload={"changed": {name: _jsonable(value) for name, value in changed.items()}},
     )
     return asset
+
+
+def _tag_rows(asset: Asset) -> list[AssetTag]:
+    """Return the ``asset_tag`` rows (what listing by tag reads) of the asset's tags."""
+    return [
+        AssetTag(asset_id=asset.id, tag=tag, created_at=asset.created_at)
+        for tag in dict.fromkeys(asset.tags)
+    ]
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,9 +1,10 @@
-"""Indexes for a library of millions: phash bands, keyset listing, covering term postings
+"""Indexes for a library of millions: phash bands, keyset listing, tags, covering term postings
 
 The phash gets four 16-bit band columns (backfilled from the hash) with
 covering indexes, so the near-duplicate search probes bands instead of
 reading every hash. Listing pages by (created_at, id) under each filter it
-takes. The fingerprint term index covers its postings; fingerprints by file
+takes; tags get a table of their own (backfilled from asset.tags) indexed
+by (tag, created_at, asset_id). The fingerprint term index covers its postings; fingerprints by file
 and jobs by flow run get the indexes their deletes and hooks look them up by.
 Indexes that a new one starts with are dropped.
 
@@ -32,6 +33,20 @@ ASSET_LISTING = {
     "ix_asset_kind_created_at_id": ["kind", "created_at", "id"],
 }
 
+# Each distinct tag of every asset, from the JSON array in asset.tags.
+_BACKFILL_TAGS = {
+    "postgresql": (
+        "INSERT INTO asset_tag (asset_id, tag, created_at) "
+        "SELECT DISTINCT asset.id, tag.value, asset.created_at "
+        "FROM asset, jsonb_array_elements_text(asset.tags) AS tag(value)"
+    ),
+    "sqlite": (
+        "INSERT INTO asset_tag (asset_id, tag, created_at) "
+        "SELECT DISTINCT asset.id, tag.value, asset.created_at "
+        "FROM asset, json_each(asset.tags) AS tag"
+    ),
+}
+
 
 def upgrade() -> None:
     with op.batch_alter_table("image_hash") as batch_op:
@@ -57,6 +72,19 @@ def upgrade() -> None:
     for name, columns in ASSET_LISTING.items():
         op.create_index(name, "asset", columns)
 
+    op.create_table(
+        "asset_tag",
+        sa.Column("asset_id", sa.Uuid(), nullable=False),
+        sa.Column("tag", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["asset_id"], ["asset.id"]),
+        sa.PrimaryKeyConstraint("asset_id", "tag"),
+    )
+    op.execute(_BACKFILL_TAGS[op.get_bind().dialect.name])
+    op.create_index(
+        "ix_asset_tag_tag_created_at_asset_id", "asset_tag", ["tag", "created_at", "asset_id"]
+    )
+
     op.drop_index("ix_fingerprint_term_term", table_name="fingerprint_term")
     op.create_index(
         "ix_fingerprint_term_term_posting",
@@ -72,6 +100,7 @@ def downgrade() -> None:
     op.drop_index("ix_fingerprint_file_id", table_name="fingerprint")
     op.drop_index("ix_fingerprint_term_term_posting", table_name="fingerprint_term")
     op.create_index("ix_fingerprint_term_term", "fingerprint_term", ["term"])
+    op.drop_table("asset_tag")
 
     for name in ASSET_LISTING:
         op.drop_index(name, table_name="asset")
