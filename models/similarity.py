@@ -22,17 +22,23 @@ combinatorially with the distance, hence ``SEARCH_MAX_DISTANCE``.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from functools import cache
 from itertools import combinations
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, literal, union_all
+from sqlalchemy import BigInteger, ColumnElement, Integer, Text, bindparam, union_all
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.sql.selectable import CompoundSelect
+from sqlalchemy.sql.type_api import TypeEngine
+from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.types import NullType, TypeDecorator
 from sqlmodel import Session, col, delete, select
 
 from models.db import SQLITE_HAMMING_FUNCTION
@@ -80,6 +86,53 @@ def _hamming_postgresql(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(hamming_distance, "sqlite")
 def _hamming_sqlite(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
     return f"{SQLITE_HAMMING_FUNCTION}({compiler.process(element.clauses, **kw)})"
+
+
+class _IntegerList(TypeDecorator[list[int]]):
+    """A list of integers bound as one parameter: an array on PostgreSQL, JSON text on SQLite."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.ARRAY(Integer()))
+        return dialect.type_descriptor(Text())
+
+    def process_bind_param(self, value: list[int] | None, dialect: Dialect) -> Any:
+        return value if dialect.name == "postgresql" else json.dumps(value)
+
+
+class one_of(ColumnElement[Any]):
+    """SQL: the column equals one of the integers, all bound as one parameter.
+
+    The statement's text is then the same for every search, so SQLAlchemy and
+    the database parse and plan it once, not a thousand parameters anew each time.
+    """
+
+    # Untyped: a boolean would be compared with 1 on SQLite, which hides it from the index.
+    type = NullType()
+    inherit_cache = True
+    _traverse_internals = [  # noqa: RUF012 - SQLAlchemy's declaration, read-only
+        ("column", InternalTraversal.dp_clauseelement),
+        ("values", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: ColumnElement[int], values: list[int]) -> None:
+        self.column = column
+        self.values = bindparam(None, values, type_=_IntegerList())
+
+
+@compiles(one_of, "postgresql")
+def _one_of_postgresql(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+    column, values = compiler.process(element.column, **kw), compiler.process(element.values, **kw)
+    return f"{column} = ANY(CAST({values} AS INTEGER[]))"
+
+
+@compiles(one_of, "sqlite")
+def _one_of_sqlite(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+    column, values = compiler.process(element.column, **kw), compiler.process(element.values, **kw)
+    return f"{column} IN (SELECT value FROM json_each({values}))"  # noqa: S608 - compiled SQL only
 
 
 def phash_bands(phash: int) -> tuple[int, ...]:
@@ -146,17 +199,14 @@ def similar_statement(*, phash: int, max_distance: int) -> CompoundSelect:
         raise ValueError(
             f"a similarity search reaches at most {SEARCH_MAX_DISTANCE} bits, not {max_distance}"
         )
-    distance = hamming_distance(col(ImageHash.phash), literal(to_int64(phash), BigInteger))
-    band_columns = (
-        ImageHash.phash_band0,
-        ImageHash.phash_band1,
-        ImageHash.phash_band2,
-        ImageHash.phash_band3,
+    distance = hamming_distance(
+        col(ImageHash.phash), bindparam(None, to_int64(phash), type_=BigInteger)
     )
+    band_columns = [ImageHash.__table__.c[f"phash_band{k}"] for k in range(BANDS)]  # type: ignore[attr-defined]
     return union_all(
         *(
             select(col(ImageHash.asset_id), distance.label("distance")).where(
-                col(column).in_(sorted({value ^ flip for flip in _flips(radius)})),
+                one_of(column, sorted({value ^ flip for flip in _flips(radius)})),
                 distance <= max_distance,
             )
             for column, value, radius in zip(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from core.kinds import AssetKind
@@ -13,7 +13,7 @@ from models import graph
 from models.db import new_session
 from models.listing import AssetFilter, InvalidCursor, list_assets, listing_statement
 from models.tables import AssetStatus, utcnow
-from tests.fixtures.synthetic import EPOCH, load_images, random_hashes
+from tests.fixtures.synthetic import EPOCH, load_images, query_plan, random_hashes
 
 
 def _walk(session: Session, filters: AssetFilter, limit: int) -> list[str]:
@@ -70,24 +70,23 @@ def test_a_cursor_that_no_page_handed_out_is_refused(engine: Engine) -> None:
                 list_assets(session=session, cursor=cursor)
 
 
-@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
-def test_postgresql_reads_a_page_from_an_index_in_order(engine: Engine) -> None:
+def test_a_page_is_read_from_an_index_in_order(engine: Engine) -> None:
     load_images(engine, random_hashes(50_000, seed=4), tags=["press"])
     with new_session(engine) as session:
         cursor = list_assets(session=session, limit=3).next_cursor
-        for filters in (
-            AssetFilter(),
-            AssetFilter(project="synthetic"),
-            AssetFilter(status=AssetStatus.READY),
-            AssetFilter(kind=AssetKind.IMAGE),
-            AssetFilter(tag="press"),
-        ):
-            for after in (None, cursor):
-                statement = listing_statement(filters=filters, cursor=after, limit=50)
-                compiled = statement.compile(
-                    dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}
-                )
-                plan = "\n".join(row[0] for row in session.execute(text(f"EXPLAIN {compiled}")))
-                # No scan of a table that grows, and no sort: the rows come in index order.
-                assert "Seq Scan on asset " not in plan and "Seq Scan on asset_tag" not in plan
-                assert "Sort" not in plan, plan
+    for filters in (
+        AssetFilter(),
+        AssetFilter(project="synthetic"),
+        AssetFilter(status=AssetStatus.READY),
+        AssetFilter(kind=AssetKind.IMAGE),
+        AssetFilter(tag="press"),
+    ):
+        for after in (None, cursor):
+            plan = query_plan(engine, listing_statement(filters=filters, cursor=after, limit=50))
+            # No scan of a table that grows, and no sort: the rows come in index order.
+            if engine.dialect.name == "postgresql":
+                assert "Seq Scan on asset" not in plan and "Sort" not in plan, plan
+            else:
+                scans = [line for line in plan.splitlines() if line.startswith("SCAN asset")]
+                assert all("USING" in line for line in scans), plan
+                assert "TEMP B-TREE" not in plan, plan
