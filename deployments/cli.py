@@ -134,7 +134,7 @@ def similar(
     max_distance: Annotated[
         int | None,
         typer.Option(
-            min=0, max=64, help="Most bits the phashes may differ by [default: near duplicates]"
+            min=0, help="Most bits the phashes may differ by, at most 15 [default: near duplicates]"
         ),
     ] = None,
     as_json: Annotated[bool, AS_JSON] = False,
@@ -144,7 +144,10 @@ def similar(
 
     chosen = {} if max_distance is None else {"max_distance": max_distance}
     with _session() as session:
-        found = similar_to_asset(session=session, asset_id=asset_id, **chosen)
+        try:
+            found = similar_to_asset(session=session, asset_id=asset_id, **chosen)
+        except ValueError as exc:  # past the largest distance searched
+            raise typer.BadParameter(str(exc), param_hint="--max-distance") from exc
     if as_json:
         print_json([{"asset_id": other.asset_id, "distance": other.distance} for other in found])
         return
