@@ -42,14 +42,16 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 import numpy as np
 import psycopg
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, Executable, text
+from sqlmodel import select
 
 from core.requests import AssetRequest
 from models import graph
 from models.db import make_engine, new_session
-from models.listing import AssetFilter, encode_cursor, list_assets
+from models.listing import AssetFilter, encode_cursor, list_assets, listing_statement
 from models.migrate import upgrade_database
-from models.similarity import SEARCH_MAX_DISTANCE, find_similar
+from models.similarity import SEARCH_MAX_DISTANCE, find_similar, similar_statement
+from models.tables import Asset
 from tasks.images.hashes import PHASH_MAX_DISTANCE
 from tests.fixtures.synthetic import load_images, random_hashes
 
@@ -116,10 +118,11 @@ def library_on(url: str, folder: Path, sizes: list[int], *, ingest: bool) -> Non
             loaded = size
             print(f"\n{dialect}, {size:,} image assets (loaded in {load_s:.0f} s)")
             if ingest:
-                per_image = timed_ingests(folder, url, size)
+                wall, cpu = zip(*timed_ingests(folder, url, size), strict=True)
                 print(
-                    f"  image ingest: median {ms(statistics.median(per_image))} "
-                    f"(min {ms(min(per_image))}, max {ms(max(per_image))})"
+                    f"  image ingest: median {ms(statistics.median(wall))} "
+                    f"(min {ms(min(wall))}, max {ms(max(wall))}), "
+                    f"this process's CPU median {ms(statistics.median(cpu))}"
                 )
             measure_lookups(engine, size, rng)
     finally:
@@ -127,26 +130,55 @@ def library_on(url: str, folder: Path, sizes: list[int], *, ingest: bool) -> Non
 
 
 def measure_lookups(engine: Engine, size: int, rng: random.Random) -> None:
-    """Time ``similar``, the listing pages and the batch's identifier lookup."""
+    """Time ``similar``, the listing pages and the batch's identifier lookup.
+
+    On PostgreSQL each line also gives the pages the query touched and the
+    server's own execution time (EXPLAIN ANALYZE, BUFFERS) of one run: what a
+    query reads, whatever else the machine is doing.
+    """
+    cursor = _cursor_before_page(engine, 1000)
     with new_session(engine) as session:
         for distance in (PHASH_MAX_DISTANCE, SEARCH_MAX_DISTANCE):
             search = partial(find_similar, session=session, max_distance=distance)
             times = timed([partial(search, phash=rng.getrandbits(64)) for _ in range(LOOKUPS)])
-            print(f"  similar within {distance} bits: {summary(times)}")
-        cursor = _cursor_before_page(engine, 1000)
+            read = reads(
+                engine, similar_statement(phash=rng.getrandbits(64), max_distance=distance)
+            )
+            print(f"  similar within {distance} bits: {summary(times)}{read}")
         for name, filters in (("all", AssetFilter()), ("tag", AssetFilter(tag="press"))):
             page = partial(list_assets, session=session, filters=filters, limit=PAGE)
-            line = f"  list {name}: first page {summary(timed([page] * LOOKUPS))}"
+            read = reads(engine, listing_statement(filters=filters, cursor=None, limit=PAGE + 1))
+            line = f"  list {name}: first page {summary(timed([page] * LOOKUPS))}{read}"
             if cursor is not None:
                 later = timed([partial(page, cursor=cursor)] * LOOKUPS)
-                line += f"; page 1,000 {summary(later)}"
+                read = reads(
+                    engine, listing_statement(filters=filters, cursor=cursor, limit=PAGE + 1)
+                )
+                line += f"; page 1,000 {summary(later)}{read}"
             print(line)
         if size:
             project = graph.ensure_project(session=session, name="synthetic")
             find = partial(graph.find_asset, session=session, project_id=project.id)
             numbers = [rng.randrange(size) for _ in range(LOOKUPS)]
             times = timed([partial(find, identifier=f"synthetic-{n:08d}") for n in numbers])
-            print(f"  already ingested? (identifier lookup): {summary(times)}")
+            one = select(Asset).where(
+                Asset.project_id == project.id, Asset.identifier == f"synthetic-{numbers[0]:08d}"
+            )
+            print(f"  already ingested? (identifier lookup): {summary(times)}{reads(engine, one)}")
+
+
+def reads(engine: Engine, statement: Executable) -> str:
+    """Say how many pages one run of the statement touched and its server time (PostgreSQL)."""
+    if engine.dialect.name != "postgresql":
+        return ""
+    compiled = statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+    with engine.connect() as connection:
+        [[plan]] = connection.exec_driver_sql(
+            f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {compiled}"
+        ).all()
+    top = plan[0]
+    pages = top["Plan"]["Shared Hit Blocks"] + top["Plan"]["Shared Read Blocks"]
+    return f" [{pages} pages, server {top['Execution Time']:.1f} ms]"
 
 
 def _cursor_before_page(engine: Engine, page: int) -> str | None:
@@ -169,8 +201,8 @@ def _cursor_before_page(engine: Engine, page: int) -> str | None:
     )
 
 
-def timed_ingests(folder: Path, url: str, size: int) -> list[float]:
-    """Ingest IMAGES_PER_SIZE new pictures one at a time; return each one's seconds."""
+def timed_ingests(folder: Path, url: str, size: int) -> list[tuple[float, float]]:
+    """Ingest IMAGES_PER_SIZE new pictures one at a time; return each one's wall and CPU seconds."""
     from flows.jobs import create_ingest_job
     from tests.fixtures.images import save_jpeg, scene
 
@@ -194,7 +226,7 @@ def timed_ingests(folder: Path, url: str, size: int) -> list[float]:
     return ingest_flow(jobs)[1:]  # the first pays for imports and warm caches
 
 
-def _ingest_flow_impl(job_ids: list[str]) -> list[float]:
+def _ingest_flow_impl(job_ids: list[str]) -> list[tuple[float, float]]:
     from core.settings import Settings
     from flows.pipeline import ingest_one
     from flows.recipes import RecipeOptions
@@ -206,6 +238,7 @@ def _ingest_flow_impl(job_ids: list[str]) -> list[float]:
     try:
         for job_id in job_ids:
             started = time.perf_counter()
+            cpu = time.process_time()
             outcome = ingest_one(
                 uuid.UUID(job_id),
                 settings=settings,
@@ -213,7 +246,7 @@ def _ingest_flow_impl(job_ids: list[str]) -> list[float]:
                 mode=StepMode.INLINE,
                 recipe=RecipeOptions(),
             )
-            seconds.append(time.perf_counter() - started)
+            seconds.append((time.perf_counter() - started, time.process_time() - cpu))
             if outcome.failed:
                 raise RuntimeError(f"bench ingest failed: {outcome.error}")
     finally:
@@ -221,7 +254,7 @@ def _ingest_flow_impl(job_ids: list[str]) -> list[float]:
     return seconds
 
 
-def ingest_flow(job_ids: list[str]) -> list[float]:
+def ingest_flow(job_ids: list[str]) -> list[tuple[float, float]]:
     """Run the ingests inside one flow run (the steps need its context)."""
     from prefect import flow
 
