@@ -45,7 +45,8 @@ def test_cursors_walk_every_asset_once_newest_first_under_each_filter(engine: En
         graph.update_asset(session=session, asset=twins[1], tags=["x"], status=AssetStatus.FAILED)
         session.commit()
 
-        everything = _walk(session, AssetFilter(), limit=7)
+        # 15 a page: the first page ends between the twins.
+        everything = _walk(session, AssetFilter(), limit=15)
         news = [f"synthetic-{n:08d}" for n in reversed(range(30))]
         sport_made = [f"synthetic-{n:08d}" for n in reversed(range(30, 55))]
         twins_order = [t.identifier for t in sorted(twins, key=lambda t: t.id.int, reverse=True)]
