@@ -50,8 +50,15 @@ from models import graph
 from models.db import make_engine, new_session
 from models.listing import AssetFilter, encode_cursor, list_assets, listing_statement
 from models.migrate import upgrade_database
-from models.similarity import SEARCH_MAX_DISTANCE, find_similar, similar_statement
-from models.tables import Asset
+from models.similarity import (
+    SEARCH_MAX_DISTANCE,
+    find_similar,
+    link_near_duplicates,
+    record_image_hashes,
+    similar_statement,
+)
+from models.tables import ORIGINAL, Asset, AssetStatus, JobKind, size_format
+from storage.stored import StoredObject
 from tasks.images.hashes import PHASH_MAX_DISTANCE
 from tests.fixtures.synthetic import load_images, random_hashes
 
@@ -156,6 +163,8 @@ def measure_lookups(engine: Engine, size: int, rng: random.Random) -> None:
                 )
                 line += f"; page 1,000 {summary(later)}{read}"
             print(line)
+        writes = timed([partial(record_image, engine, rng.getrandbits(64)) for _ in range(LOOKUPS)])
+        print(f"  graph writes of one image ingest: {summary(writes)}")
         if size:
             project = graph.ensure_project(session=session, name="synthetic")
             find = partial(graph.find_asset, session=session, project_id=project.id)
@@ -167,12 +176,40 @@ def measure_lookups(engine: Engine, size: int, rng: random.Random) -> None:
             print(f"  already ingested? (identifier lookup): {summary(times)}{reads(engine, one)}")
 
 
+def record_image(engine: Engine, phash: int) -> None:
+    """Write what an image ingest writes to the graph, in its transactions' order.
+
+    Asset and job, ORIGINAL and four sizes with their files and blobs, the
+    hashes, the near-duplicate links: the statements whose cost could grow
+    with the library, without the decoding and storing around them.
+    """
+    with new_session(engine) as session:
+        owner = graph.ensure_project(session=session, name="bench-writes")
+        asset = graph.create_asset(
+            session=session, project=owner, identifier=uuid.uuid4().hex, source="s", tags=["a"]
+        )
+        graph.create_job(session=session, kind=JobKind.INGEST, input={})
+        session.commit()
+        for name in (ORIGINAL, *(size_format(edge) for edge in (160, 320, 640, 1280))):
+            digest = uuid.uuid4().hex * 2
+            stored = StoredObject("fs", "b", f"sha256/{digest}", digest, digest[:32], 1, None, True)
+            graph.record_format(
+                session=session, asset=asset, name=name, files=[graph.NewFile(name, stored)]
+            )
+        record_image_hashes(session=session, asset_id=asset.id, phash=phash, dhash=0)
+        graph.update_asset(session=session, asset=asset, status=AssetStatus.READY)
+        link_near_duplicates(session=session, asset_id=asset.id)
+        session.commit()
+
+
 def reads(engine: Engine, statement: Executable) -> str:
     """Say how many pages one run of the statement touched and its server time (PostgreSQL)."""
     if engine.dialect.name != "postgresql":
         return ""
     compiled = statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
     with engine.connect() as connection:
+        # One process: a parallel plan's buffer counts leave out its workers'.
+        connection.exec_driver_sql("SET max_parallel_workers_per_gather = 0")
         [[plan]] = connection.exec_driver_sql(
             f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {compiled}"
         ).all()
