@@ -13,7 +13,7 @@ from models import graph
 from models.db import new_session
 from models.listing import AssetFilter, InvalidCursor, list_assets, listing_statement
 from models.tables import AssetStatus, utcnow
-from tests.fixtures.synthetic import EPOCH, load_images, query_plan, random_hashes
+from tests.fixtures.synthetic import EPOCH, TAG, Library, load_images, query_plan, random_hashes
 
 
 def _walk(session: Session, filters: AssetFilter, limit: int) -> list[str]:
@@ -71,21 +71,21 @@ def test_a_cursor_that_no_page_handed_out_is_refused(engine: Engine) -> None:
                 list_assets(session=session, cursor=cursor)
 
 
-def test_a_page_is_read_from_an_index_in_order(engine: Engine) -> None:
-    load_images(engine, random_hashes(50_000, seed=4), tags=["press"])
-    with new_session(engine) as session:
+def test_a_page_is_read_from_an_index_in_order(library: Library) -> None:
+    with new_session(library.engine) as session:
         cursor = list_assets(session=session, limit=3).next_cursor
     for filters in (
         AssetFilter(),
         AssetFilter(project="synthetic"),
         AssetFilter(status=AssetStatus.READY),
         AssetFilter(kind=AssetKind.IMAGE),
-        AssetFilter(tag="press"),
+        AssetFilter(tag=TAG),
     ):
         for after in (None, cursor):
-            plan = query_plan(engine, listing_statement(filters=filters, cursor=after, limit=50))
+            statement = listing_statement(filters=filters, cursor=after, limit=50)
+            plan = query_plan(library.engine, statement)
             # No scan of a table that grows, and no sort: the rows come in index order.
-            if engine.dialect.name == "postgresql":
+            if library.engine.dialect.name == "postgresql":
                 assert "Seq Scan on asset" not in plan and "Sort" not in plan, plan
             else:
                 scans = [line for line in plan.splitlines() if line.startswith("SCAN asset")]
