@@ -169,11 +169,11 @@ def update_asset(*, session: Session, asset: Asset, **changes: Any) -> Asset:
         setattr(asset, name, value)
     asset.updated_at = utcnow()
     session.add(asset)
-    status = changed.get("status")
+    moved_to = AssetStatus(changed["status"]) if "status" in changed else None
     record_event(
         session=session,
         asset_id=asset.id,
-        type=ASSET_STATUS_EVENTS.get(status, "asset.changed"),
+        type=ASSET_STATUS_EVENTS.get(moved_to, "asset.changed") if moved_to else "asset.changed",
         payload={"changed": {name: _jsonable(value) for name, value in changed.items()}},
     )
     return asset
