@@ -83,6 +83,24 @@ def start_ingest(
     return job.id
 
 
+def sync_wait_s(settings_limit: float, prefer: str | None) -> float:
+    """Return how long a synchronous create waits: the setting, or less if the client prefers.
+
+    ``Prefer: wait=N`` (RFC 7240) asks for at most N seconds; a longer wish is
+    cut to the setting.
+    """
+    for preference in (prefer or "").split(","):
+        name, _, value = preference.strip().partition("=")
+        if name.strip().lower() == "wait":
+            try:
+                return max(0.0, min(settings_limit, float(value.strip())))
+            except ValueError:
+                raise ApiError(
+                    422, "Prefer: wait= takes a number of seconds", field="Prefer"
+                ) from None
+    return settings_limit
+
+
 async def wait_for_task(context: AppContext, job_id: uuid.UUID, timeout_s: float) -> TaskObject:
     """Return the task once it has ended, or as it stands after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s

@@ -11,6 +11,7 @@ second pipeline.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import uuid
@@ -87,11 +88,14 @@ class EmbeddedRunner:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="assetflow-ingest")
         self._prepared = threading.Lock()
         self._ready = False
+        # Prefect keeps its settings (a profile, a test harness's server) in context
+        # variables, which new threads do not inherit: runs get this thread's.
+        self._context = contextvars.copy_context()
 
     def start(self, job_id: uuid.UUID) -> None:
         """Queue the job's run."""
         try:
-            self._pool.submit(self._run, job_id)
+            self._pool.submit(self._context.copy().run, self._run, job_id)
         except RuntimeError as exc:  # the pool is shut down: the app is stopping
             raise RunnerUnavailable("the server is shutting down; try again") from exc
 

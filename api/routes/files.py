@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from api.auth import require
 from api.context import Context, DbSession
 from api.errors import ApiError, ErrorBody
-from api.ingest import start_ingest, wait_for_task
+from api.ingest import start_ingest, sync_wait_s, wait_for_task
 from api.keys import Scope
 from api.schemas import FileCreate, FileObject, TaskObject
 from api.views import load_file
@@ -22,6 +22,13 @@ from models.tables import JobStatus
 
 router = APIRouter(tags=["files"], dependencies=[Depends(require(Scope.ASSETS))])
 
+PreferWait = Annotated[
+    str | None,
+    Header(
+        alias="Prefer",
+        description="wait=N: answer 202 with the task after at most N seconds (RFC 7240)",
+    ),
+]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -61,15 +68,20 @@ def asset_request(body: FileCreate) -> AssetRequest:
     },
 )
 async def create_file(
-    body: FileCreate, context: Context, response: Response, idempotency_key: IdempotencyKey = None
+    body: FileCreate,
+    context: Context,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+    prefer: PreferWait = None,
 ) -> FileObject | JSONResponse:
     """Ingest a URL and answer with the file once stored; 202 with the task if it takes longer."""
+    wait_s = sync_wait_s(context.settings.api_sync_timeout_s, prefer)
     job_id = await anyio.to_thread.run_sync(
         functools.partial(
             start_ingest, context, asset_request(body), idempotency_key=idempotency_key
         )
     )
-    task = await wait_for_task(context, job_id, context.settings.api_sync_timeout_s)
+    task = await wait_for_task(context, job_id, wait_s)
     if task.status == JobStatus.FAILED:
         raise ApiError(422, task.error or "the ingest failed", field="url", task_id=str(task.id))
     if task.status != JobStatus.COMPLETED or task.file is None:

@@ -15,10 +15,10 @@ from sqlmodel import col, select
 from api.auth import require
 from api.context import Context, DbSession
 from api.errors import ApiError, ErrorBody
-from api.ingest import start_ingest, wait_for_task
+from api.ingest import start_ingest, sync_wait_s, wait_for_task
 from api.keys import Scope
 from api.listing import DEFAULT_LIMIT, MAX_LIMIT, encode_cursor, newest_first
-from api.routes.files import IdempotencyKey
+from api.routes.files import IdempotencyKey, PreferWait
 from api.schemas import (
     AssetObject,
     ProjectAssetCreate,
@@ -109,8 +109,10 @@ async def create_project_asset(
     context: Context,
     response: Response,
     idempotency_key: IdempotencyKey = None,
+    prefer: PreferWait = None,
 ) -> AssetObject | JSONResponse:
     """Create an asset in the project, from a URL, from S3, or with no media yet."""
+    wait_s = sync_wait_s(context.settings.api_sync_timeout_s, prefer)
     if body.url is not None and body.s3 is not None:
         raise ApiError(422, "give url or s3, not both", field="s3")
     project = await anyio.to_thread.run_sync(_project, context, project_id)
@@ -126,7 +128,7 @@ async def create_project_asset(
         job_id = await anyio.to_thread.run_sync(
             functools.partial(start_ingest, context, request, idempotency_key=idempotency_key)
         )
-        task = await wait_for_task(context, job_id, context.settings.api_sync_timeout_s)
+        task = await wait_for_task(context, job_id, wait_s)
         if task.status == JobStatus.FAILED:
             raise ApiError(
                 422, task.error or "the ingest failed", field="url", task_id=str(task.id)
