@@ -22,6 +22,8 @@ import httpx
 import psycopg
 import pytest
 import uvicorn
+from sqlalchemy import func
+from sqlmodel import col, select
 
 from api.app import create_app
 from api.keys import Scope, create_key, revoke_key
@@ -29,6 +31,7 @@ from core.requests import AssetRequest
 from core.settings import Settings
 from flows.jobs import create_ingest_job
 from models.db import make_engine, new_session
+from models.tables import IngestJob
 from tests.fixtures.database import PG_ADMIN_USER, PG_HOST
 from tests.fixtures.http_server import LocalHTTPServer, ServeFile
 from tests.fixtures.images import scene
@@ -160,5 +163,25 @@ def api_server(
             try:
                 yield live
             finally:
+                _wait_until_idle(database_url)
                 server.should_exit = True
                 thread.join(timeout=30)
+
+
+def _wait_until_idle(database_url: str) -> None:
+    """Return once no job is under way: the Prefect server must outlive the runs."""
+    engine = make_engine(database_url)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    try:
+        while time.monotonic() < deadline:
+            with new_session(engine) as session:
+                busy = session.exec(
+                    select(func.count())
+                    .select_from(IngestJob)
+                    .where(col(IngestJob.status).in_(["pending", "running"]))
+                ).one()
+            if not busy:
+                return
+            time.sleep(0.1)  # the pool's runs end on their own; nothing to await from here
+    finally:
+        engine.dispose()

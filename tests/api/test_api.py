@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
@@ -288,7 +289,11 @@ def test_assets_are_listed_by_filters_a_page_at_a_time(api_server: ApiServer) ->
         ]
         pages, cursor = [], None
         while True:
-            params = {"project": project["name"], "limit": 2, **({"cursor": cursor} if cursor else {})}
+            params = {
+                "project": project["name"],
+                "limit": 2,
+                **({"cursor": cursor} if cursor else {}),
+            }
             page = client.get("/assets", params=params).json()
             pages.append([asset["id"] for asset in page["data"]])
             cursor = page["next_cursor"]
@@ -298,7 +303,7 @@ def test_assets_are_listed_by_filters_a_page_at_a_time(api_server: ApiServer) ->
         bad_cursor = client.get("/assets", params={"cursor": "nonsense"})
 
     assert [len(page) for page in pages] == [2, 2, 1]
-    assert sum(pages, []) == [asset["id"] for asset in reversed(made)]
+    assert [i for page in pages for i in page] == [asset["id"] for asset in reversed(made)]
     assert {asset["title"] for asset in odd["data"]} == {"a1", "a3"}
     assert (bad_cursor.status_code, bad_cursor.json()["field"]) == (422, "cursor")
 
@@ -330,3 +335,30 @@ def test_a_job_left_pending_is_taken_up_when_the_server_starts(api_server: ApiSe
     with api_server.client() as client:
         task = _wait_for_task(client, str(api_server.recovered_job))
     assert task["status"] == "completed" and task["file"]["status"] == "ready"
+
+
+def test_keys_made_listed_and_revoked_from_the_command_line(
+    api_server: ApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from deployments.cli import app
+
+    monkeypatch.setenv("ASSETFLOW_DATABASE_URL", api_server.settings.database_url)
+    runner = CliRunner()
+    made = runner.invoke(app, ["keys", "create", "--name", "cms", "--scope", "assets", "--json"])
+    assert made.exit_code == 0, made.output
+    key = json.loads(made.stdout)
+    listed = json.loads(runner.invoke(app, ["keys", "list", "--json"]).stdout)
+    with httpx.Client(base_url=api_server.url, headers={"X-API-KEY": key["key"]}) as client:
+        before = client.get("/assets").status_code
+        revoked = runner.invoke(app, ["keys", "revoke", key["id"], "--json"])
+        after = client.get("/assets")
+
+    assert key["scopes"] == ["assets"] and key["key"].startswith(key["prefix"] + "_")
+    shown = next(row for row in listed if row["id"] == key["id"])
+    assert "key" not in shown and shown["revoked_at"] is None
+    assert key["key"] not in json.dumps(listed)
+    assert before == 200
+    assert json.loads(revoked.stdout)["revoked_at"] is not None
+    assert after.status_code == 401
