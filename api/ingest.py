@@ -67,7 +67,7 @@ def start_ingest(
 
     The same idempotency key returns the same job (its run started if it had
     none yet). Raises ApiError 409 for a used identifier, 503 when the run
-    cannot be started (the job stays, and a retry with the key starts it).
+    cannot be queued (the job stays, and a retry with the key queues it).
     """
     job = _known_job(context.engine, idempotency_key)
     if job is None:

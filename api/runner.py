@@ -1,12 +1,17 @@
 """Who runs the ingest-asset flow for a job the API created.
 
-    PrefectRunner    PREFECT_API_URL set: the run goes to the deployment's workers
+    PrefectRunner    PREFECT_API_URL set: a few threads create each job's flow run
+                     on the deployment, for its workers to run
     EmbeddedRunner   nothing configured: the flow runs in this process, a bounded
-                     pool of threads, and jobs left pending by a previous process
-                     are taken up again at start
+                     pool of threads
 
-Either way the same flow runs with the job's id; the API never runs a
-second pipeline.
+Either way the API answers once the job row is written; the run is started
+from a queue in this process, so accepting a task never waits for Prefect.
+At start each takes up the jobs still pending without a run (a server that
+stopped before starting them). Starting a run is idempotent on Prefect (its
+idempotency key is the job's id), so several API processes may do so at once.
+The same flow runs with the job's id either way: the API never runs a second
+pipeline.
 """
 
 from __future__ import annotations
@@ -26,22 +31,29 @@ from core.requests import AssetRequest
 from core.settings import Settings
 from models.db import new_session
 from models.tables import IngestJob, JobKind, JobStatus
+from tasks.retrying import RetryPolicy
 
 logger = logging.getLogger("assetflow.api")
 
+# Threads creating flow runs on the Prefect server: a creation is a few round trips.
+DISPATCHERS = 4
+# Tries to create a run while the Prefect API is unreachable; a job still without
+# one stays pending and is taken up at the next start.
+DISPATCH_RETRIES = RetryPolicy(attempts=6, base_delay_s=1.0, max_delay_s=30.0)
+
 
 class RunnerUnavailable(Exception):
-    """The job was written but its run could not be started; a retry may start it."""
+    """The job was written but its run cannot be queued; a retry may start it."""
 
 
 class IngestRunner(Protocol):
     """Start the ingest-asset flow for jobs the API has written."""
 
     def start(self, job_id: uuid.UUID) -> None:
-        """Start the job's run, once; raise ``RunnerUnavailable`` when it cannot start."""
+        """Queue the job's run, once; raise ``RunnerUnavailable`` when it cannot be queued."""
 
     def recover(self) -> int:
-        """Start the runs of jobs a previous process left pending; return how many."""
+        """Queue the runs of jobs a previous process left pending; return how many."""
 
     def refresh(self, job_id: uuid.UUID) -> None:
         """Bring an unfinished job up to date with its run, where the run is elsewhere."""
@@ -50,52 +62,20 @@ class IngestRunner(Protocol):
         """Stop taking work."""
 
 
-class PrefectRunner:
-    """Runs go to the ingest deployment on the Prefect server (PREFECT_API_URL)."""
+class _JobPool:
+    """Threads that take job ids from a queue and do ``_work`` on each."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, workers: int, name: str) -> None:
         self._engine = engine
-
-    def start(self, job_id: uuid.UUID) -> None:
-        """Create the job's flow run on the deployment (idempotent: one run per job)."""
-        from deployments.submit import start_ingest_run
-
-        try:
-            start_ingest_run(self._engine, job_id)
-        except (TransientError, PermanentError) as exc:
-            raise RunnerUnavailable(str(exc)) from exc
-
-    def recover(self) -> int:
-        """Nothing to do: the workers own the runs."""
-        return 0
-
-    def refresh(self, job_id: uuid.UUID) -> None:
-        """Fail the job if its flow run ended without ending it (a worker killed)."""
-        from deployments.job_status import read_job
-
-        read_job(self._engine, job_id)
-
-    def close(self) -> None:
-        """Nothing to stop."""
-
-
-class EmbeddedRunner:
-    """Runs the flow in this process, ``workers`` at a time; the rest wait in the pool's queue."""
-
-    def __init__(self, engine: Engine, settings: Settings, *, workers: int) -> None:
-        self._engine = engine
-        self._settings = settings
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="assetflow-ingest")
-        self._prepared = threading.Lock()
-        self._ready = False
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         # Prefect keeps its settings (a profile, a test harness's server) in context
-        # variables, which new threads do not inherit: runs get this thread's.
+        # variables, which new threads do not inherit: the work gets this thread's.
         self._context = contextvars.copy_context()
 
     def start(self, job_id: uuid.UUID) -> None:
-        """Queue the job's run."""
+        """Queue the job."""
         try:
-            self._pool.submit(self._context.copy().run, self._run, job_id)
+            self._pool.submit(self._context.copy().run, self._guarded, job_id)
         except RuntimeError as exc:  # the pool is shut down: the app is stopping
             raise RunnerUnavailable("the server is shutting down; try again") from exc
 
@@ -117,12 +97,61 @@ class EmbeddedRunner:
             logger.info("taking up %d pending ingest jobs", len(job_ids))
         return len(job_ids)
 
-    def refresh(self, job_id: uuid.UUID) -> None:
-        """Nothing to do: this process's runs end their jobs, or its hooks do."""
-
     def close(self) -> None:
-        """Drop queued runs; those under way end with the process (their jobs fail then)."""
+        """Drop queued work; work under way ends with the process."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _guarded(self, job_id: uuid.UUID) -> None:
+        try:
+            self._work(job_id)
+        except Exception:
+            # Where it could, the flow or the dispatch ended the job itself; this is for the log.
+            logger.exception("the ingest run of job %s failed", job_id)
+
+    def _work(self, job_id: uuid.UUID) -> None:
+        raise NotImplementedError
+
+
+class PrefectRunner(_JobPool):
+    """Runs go to the ingest deployment on the Prefect server (PREFECT_API_URL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine, workers=DISPATCHERS, name="assetflow-dispatch")
+
+    def refresh(self, job_id: uuid.UUID) -> None:
+        """Fail the job if its flow run ended without ending it (a worker killed)."""
+        from deployments.job_status import read_job
+
+        read_job(self._engine, job_id)
+
+    def _work(self, job_id: uuid.UUID) -> None:
+        """Create the job's flow run on the deployment; a missing deployment fails the job."""
+        from deployments.submit import start_ingest_run
+        from flows.jobs import fail_job
+
+        try:
+            DISPATCH_RETRIES.call(
+                lambda: start_ingest_run(self._engine, job_id),
+                describe=f"starting the run of job {job_id}",
+                logger=logger,
+            )
+        except PermanentError as exc:
+            fail_job(self._engine, job_id, str(exc), flow_run_id=None)
+        except TransientError as exc:
+            logger.error("job %s stays pending, its run not started: %s", job_id, exc)
+
+
+class EmbeddedRunner(_JobPool):
+    """Runs the flow in this process, ``workers`` at a time; the rest wait in the queue."""
+
+    def __init__(self, engine: Engine, settings: Settings, *, workers: int) -> None:
+        super().__init__(engine, workers=workers, name="assetflow-ingest")
+        self._settings = settings
+        self._prepared = threading.Lock()
+        self._ready = False
+
+    def refresh(self, job_id: uuid.UUID) -> None:
+        """Nothing to do: this process's runs end their jobs, or their hooks do."""
 
     def _prepare(self) -> None:
         # Once per process, in a pool thread: loads Prefect, creates the transcode limit.
@@ -133,17 +162,11 @@ class EmbeddedRunner:
                 ensure_transcode_limit(self._settings)
                 self._ready = True
 
-    def _run(self, job_id: uuid.UUID) -> None:
-        try:
-            self._prepare()
-            from flows.ingest import ingest_asset
+    def _work(self, job_id: uuid.UUID) -> None:
+        self._prepare()
+        from flows.ingest import ingest_asset
 
-            with new_session(self._engine) as session:
-                job = session.get_one(IngestJob, job_id)
-            # The job's request is stored redacted; the flow reads the source from the job.
-            ingest_asset(
-                AssetRequest.model_validate(job.input), job_id=str(job_id), return_state=True
-            )
-        except Exception:
-            # The flow ended the job itself where it could; this is for the log.
-            logger.exception("the ingest run of job %s failed", job_id)
+        with new_session(self._engine) as session:
+            job = session.get_one(IngestJob, job_id)
+        # The job's request is stored redacted; the flow reads the source from the job.
+        ingest_asset(AssetRequest.model_validate(job.input), job_id=str(job_id), return_state=True)
