@@ -145,9 +145,11 @@ def _seed_asset(database_url: str) -> tuple[uuid.UUID, str]:
             session=session, project=project, identifier="bench-1", source="https://x.test/a.jpg",
             title="A photo", tags=["bench", "photo"],
         )  # fmt: skip
-        graph.record_format(session=session, asset=asset, name="ORIGINAL",
-                            files=[graph.NewFile("a.jpg", stored(1, 4_000_000), 4000, 3000)],
-                            technical={"format": "JPEG", "width": 4000, "height": 3000})  # fmt: skip
+        original = graph.NewFile("a.jpg", stored(1, 4_000_000), 4000, 3000)
+        technical = {"format": "JPEG", "width": 4000, "height": 3000}
+        graph.record_format(
+            session=session, asset=asset, name="ORIGINAL", files=[original], technical=technical
+        )
         for n, edge in enumerate((160, 320, 640, 1280), start=2):
             graph.record_format(session=session, asset=asset, name=size_format(edge),
                                 files=[graph.NewFile(f"{edge}.webp", stored(n, edge * 40),
