@@ -37,9 +37,11 @@ logger = logging.getLogger("assetflow.api")
 
 # Threads creating flow runs on the Prefect server: a creation is a few round trips.
 DISPATCHERS = 4
-# Tries to create a run while the Prefect API is unreachable; a job still without
-# one stays pending and is taken up at the next start.
-DISPATCH_RETRIES = RetryPolicy(attempts=6, base_delay_s=1.0, max_delay_s=30.0)
+# Tries to create a run while the Prefect API is unreachable (about a minute); a
+# job still without one stays pending and is taken up at the next start.
+DISPATCH_ATTEMPTS = 6
+DISPATCH_BASE_DELAY_S = 1.0
+DISPATCH_MAX_DELAY_S = 30.0
 
 
 class RunnerUnavailable(Exception):
@@ -62,8 +64,16 @@ class IngestRunner(Protocol):
         """Stop taking work."""
 
 
+class _Stopping(Exception):
+    """The pool is closing: work waiting to try again gives up."""
+
+
 class _JobPool:
-    """Threads that take job ids from a queue and do ``_work`` on each."""
+    """Threads that take job ids from a queue and do ``_work`` on each, a job once at a time."""
+
+    # Whether closing waits for the work under way (short) or leaves it to end with
+    # the process (an ingest may take minutes).
+    _wait_on_close = False
 
     def __init__(self, engine: Engine, *, workers: int, name: str) -> None:
         self._engine = engine
@@ -71,13 +81,25 @@ class _JobPool:
         # Prefect keeps its settings (a profile, a test harness's server) in context
         # variables, which new threads do not inherit: the work gets this thread's.
         self._context = contextvars.copy_context()
+        self._queued: set[uuid.UUID] = set()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
 
     def start(self, job_id: uuid.UUID) -> None:
-        """Queue the job."""
+        """Queue the job, unless it is queued or under way already."""
+        with self._lock:
+            if job_id in self._queued:
+                return
+            self._queued.add(job_id)
         try:
             self._pool.submit(self._context.copy().run, self._guarded, job_id)
         except RuntimeError as exc:  # the pool is shut down: the app is stopping
             raise RunnerUnavailable("the server is shutting down; try again") from exc
+
+    def _pause(self, seconds: float) -> None:
+        """Wait before trying again, unless the pool closes meanwhile."""
+        if self._stopping.wait(seconds):
+            raise _Stopping
 
     def recover(self) -> int:
         """Queue every ingest job still pending without a flow run, oldest first."""
@@ -98,15 +120,21 @@ class _JobPool:
         return len(job_ids)
 
     def close(self) -> None:
-        """Drop queued work; work under way ends with the process."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Drop queued work and stop retries; see ``_wait_on_close`` for work under way."""
+        self._stopping.set()
+        self._pool.shutdown(wait=self._wait_on_close, cancel_futures=True)
 
     def _guarded(self, job_id: uuid.UUID) -> None:
         try:
             self._work(job_id)
+        except _Stopping:
+            logger.info("job %s left pending: the server is stopping", job_id)
         except Exception:
             # Where it could, the flow or the dispatch ended the job itself; this is for the log.
             logger.exception("the ingest run of job %s failed", job_id)
+        finally:
+            with self._lock:
+                self._queued.discard(job_id)
 
     def _work(self, job_id: uuid.UUID) -> None:
         raise NotImplementedError
@@ -114,6 +142,8 @@ class _JobPool:
 
 class PrefectRunner(_JobPool):
     """Runs go to the ingest deployment on the Prefect server (PREFECT_API_URL)."""
+
+    _wait_on_close = True  # a run being created: a few requests, retries stopped
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine, workers=DISPATCHERS, name="assetflow-dispatch")
@@ -129,8 +159,14 @@ class PrefectRunner(_JobPool):
         from deployments.submit import start_ingest_run
         from flows.jobs import fail_job
 
+        retries = RetryPolicy(
+            attempts=DISPATCH_ATTEMPTS,
+            base_delay_s=DISPATCH_BASE_DELAY_S,
+            max_delay_s=DISPATCH_MAX_DELAY_S,
+            sleep=self._pause,
+        )
         try:
-            DISPATCH_RETRIES.call(
+            retries.call(
                 lambda: start_ingest_run(self._engine, job_id),
                 describe=f"starting the run of job {job_id}",
                 logger=logger,

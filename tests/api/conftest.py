@@ -107,7 +107,8 @@ def _keys(database_url: str) -> dict[str, str]:
     return {name: new.key for name, new in made.items()}
 
 
-def _serve(app: object) -> tuple[uvicorn.Server, threading.Thread, int]:
+def serve_app(app: object) -> tuple[uvicorn.Server, threading.Thread, int]:
+    """Start uvicorn with ``app`` on a free port in a thread; return it, the thread, the port."""
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")  # type: ignore[arg-type]
@@ -158,7 +159,7 @@ def api_server(
                 engine, AssetRequest(source=live.image_url(seed=99), project="left-over")
             )
             engine.dispose()
-            server, thread, port = _serve(create_app(settings))
+            server, thread, port = serve_app(create_app(settings))
             live.url, live.recovered_job = f"http://127.0.0.1:{port}", left.id
             try:
                 yield live
