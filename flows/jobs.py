@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from core.errors import IdentifierConflict, IngestError
+from core.redact import redact_text
 from core.requests import AssetRequest
 from models import graph
 from models.db import new_session
@@ -60,8 +61,8 @@ class StartedJob:
 
 
 def internal_error(exc: BaseException) -> str:
-    """Say what an unexpected failure was, for the job's and the asset's error."""
-    return f"internal error: {type(exc).__name__}: {exc}"
+    """Say what an unexpected failure was, for the job's and the asset's error, redacted."""
+    return redact_text(f"internal error: {type(exc).__name__}: {exc}")
 
 
 def new_ingest_job(
@@ -185,8 +186,10 @@ def run_job(engine: Engine, started: StartedJob, work: Callable[[], None]) -> Jo
     try:
         work()
     except IngestError as exc:
-        finish_job(engine, started, error=str(exc))
-        return JobOutcome(started.job_id, started.asset_id, JobStatus.FAILED, str(exc))
+        # Adapters word their errors with the source redacted; this keeps any slip out.
+        error = redact_text(str(exc))
+        finish_job(engine, started, error=error)
+        return JobOutcome(started.job_id, started.asset_id, JobStatus.FAILED, error)
     except BaseException as exc:
         finish_job(engine, started, error=internal_error(exc))
         raise

@@ -46,6 +46,10 @@ IMAGE_FORM = {
     "fmt": ("Format", "How the sizes are encoded: webp, jpeg or avif"),
     "quality": ("Quality", "Encoder quality of the sizes, 1 to 100"),
     "max_pixels": ("Most pixels", "Images with more pixels than this are refused"),
+    "max_decoded_bytes": (
+        "Most memory per decode",
+        "Images whose decoded pixels would need more bytes than this are refused",
+    ),
     "blurhash_components": (
         "Placeholder detail",
         "BlurHash components across and down, 1 to 9 each",
