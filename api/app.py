@@ -9,7 +9,6 @@ it, this process runs them in a bounded pool (api/runner.py).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -23,8 +22,6 @@ from api.routes import assets, events, files, health, projects, tasks
 from api.runner import EmbeddedRunner, IngestRunner, PrefectRunner
 from core.settings import Settings
 from models.db import make_engine
-
-logger = logging.getLogger("assetflow.api")
 
 RunnerFactory = Callable[[Engine, Settings], IngestRunner]
 
