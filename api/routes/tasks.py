@@ -15,7 +15,7 @@ from api.ingest import read_task, start_ingest
 from api.keys import Scope
 from api.routes.files import IdempotencyKey, asset_request
 from api.schemas import TaskCreate, TaskObject
-from api.views import load_task
+from api.views import load_task, task_object
 
 router = APIRouter(tags=["tasks"], dependencies=[Depends(require(Scope.ASSETS))])
 
@@ -30,12 +30,17 @@ async def create_task(
     body: TaskCreate, context: Context, response: Response, idempotency_key: IdempotencyKey = None
 ) -> TaskObject:
     """Start an ingest and answer at once with its task."""
-    job_id = await anyio.to_thread.run_sync(
+    job = await anyio.to_thread.run_sync(
         functools.partial(
             start_ingest, context, asset_request(body), idempotency_key=idempotency_key
         )
     )
-    task = await anyio.to_thread.run_sync(read_task, context.engine, job_id)
+    # The job as written: a repeated idempotency key's job may have moved on since.
+    task = (
+        task_object(job)
+        if job.status == "pending"
+        else await anyio.to_thread.run_sync(read_task, context.engine, job.id)
+    )
     response.headers["Location"] = f"/tasks/{task.id}"
     return task
 
