@@ -20,6 +20,7 @@ import typer
 
 from core.kinds import AssetKind
 from core.requests import AssetRequest
+from deployments.api_cli import api_command, keys_app
 from deployments.batch_cli import batch
 from deployments.request_options import takes_request
 from deployments.service_cli import deploy, job, serve_command, submit
@@ -34,6 +35,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The asset store's schema.", rich_markup_mode=None)
 app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
 
 AS_JSON = typer.Option("--json", help="Print JSON (see the README for its shape)")
 
@@ -113,7 +115,7 @@ def list_command(
             f"{status!r} is not one of {choices}", param_hint="--status"
         ) from exc
     filters = AssetFilter(project=project, kind=kind, status=chosen_status, tag=tag)
-    with _session() as session:
+    with store_session() as session:
         try:
             page = list_assets(session=session, filters=filters, cursor=cursor, limit=limit)
         except InvalidCursor as exc:
@@ -143,7 +145,7 @@ def similar(
     from models.similarity import similar_to_asset
 
     chosen = {} if max_distance is None else {"max_distance": max_distance}
-    with _session() as session:
+    with store_session() as session:
         try:
             found = similar_to_asset(session=session, asset_id=asset_id, **chosen)
         except ValueError as exc:  # past the largest distance searched
@@ -169,7 +171,7 @@ def match(
     from models.fingerprints import SqlFingerprintIndex
     from tasks.audio.matching import match_clip
 
-    with _session() as session:
+    with store_session() as session:
         matches = match_clip(clip, index=SqlFingerprintIndex(session), top=top)
     if as_json:
         print_json(
@@ -189,7 +191,7 @@ def show_graph(asset_id: uuid.UUID, *, as_json: bool) -> None:
     from deployments.render import graph_json, render_tree
     from models.queries import load_asset_graph
 
-    with _session() as session:
+    with store_session() as session:
         graph = load_asset_graph(session=session, asset_id=asset_id)
         if graph is None:
             typer.echo(f"error: no asset {asset_id}", err=True)
@@ -201,7 +203,7 @@ def show_graph(asset_id: uuid.UUID, *, as_json: bool) -> None:
 
 
 @contextmanager
-def _session() -> Iterator[Session]:
+def store_session() -> Iterator[Session]:
     """Open a session on the configured asset store; close it and its engine after."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import DBAPIError
@@ -231,3 +233,4 @@ app.command("serve")(serve_command)
 app.command()(deploy)
 app.command()(submit)
 app.command()(job)
+app.command("api")(api_command)
