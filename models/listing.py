@@ -45,6 +45,8 @@ class AssetFilter:
     tag: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    # False: leave soft-deleted assets out when no status is asked for (the HTTP API).
+    include_deleted: bool = True
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,8 @@ def _conditions(filters: AssetFilter, order_time: ColumnElement[datetime]) -> li
         conditions.append(col(Asset.kind) == filters.kind)
     if filters.status is not None:
         conditions.append(col(Asset.status) == filters.status)
+    elif not filters.include_deleted:
+        conditions.append(col(Asset.status) != AssetStatus.DELETED)
     if filters.created_after is not None:
         conditions.append(order_time >= filters.created_after)
     if filters.created_before is not None:

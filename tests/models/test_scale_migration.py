@@ -16,7 +16,7 @@ from models.migrate import upgrade_database
 from models.similarity import find_similar, phash_bands
 from tasks.images.hashes import to_int64
 
-BEFORE = "b3c1d2e4f5a6"
+BEFORE = "c7e2a91d4b30"
 # The tables as they were at BEFORE, as far as this test writes them.
 PROJECT = table("project", column("id", Uuid), column("name"), column("created_at", DateTime(True)))
 ASSET = table(

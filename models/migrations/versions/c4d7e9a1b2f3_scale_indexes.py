@@ -9,7 +9,7 @@ and jobs by flow run get the indexes their deletes and hooks look them up by.
 Indexes that a new one starts with are dropped.
 
 Revision ID: c4d7e9a1b2f3
-Revises: b3c1d2e4f5a6
+Revises: c7e2a91d4b30
 Create Date: 2026-12-01 18:00:00.000000
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "c4d7e9a1b2f3"
-down_revision: str | None = "b3c1d2e4f5a6"
+down_revision: str | None = "c7e2a91d4b30"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
