@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from core.kinds import AssetKind
 from core.requests import AssetRequest
+from deployments.api_cli import api_command, keys_app
 from deployments.batch_cli import batch
 from deployments.request_options import takes_request
 from deployments.service_cli import deploy, job, serve_command, submit
@@ -33,6 +35,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The asset store's schema.", rich_markup_mode=None)
 app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
 
 AS_JSON = typer.Option("--json", help="Print JSON (see the README for its shape)")
 
@@ -87,22 +90,44 @@ def show(
 @app.command("ls")
 def list_command(
     project: Annotated[str | None, typer.Option(help="Only this project")] = None,
-    limit: Annotated[int, typer.Option(min=1)] = 50,
+    kind: Annotated[AssetKind | None, typer.Option(help="Only this kind")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="Only this status: pending, processing, ready, failed, deleted"),
+    ] = None,
+    tag: Annotated[str | None, typer.Option(help="Only assets with this tag")] = None,
+    cursor: Annotated[
+        str | None, typer.Option(help="Continue after the page that printed this cursor")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     as_json: Annotated[bool, AS_JSON] = False,
 ) -> None:
-    """List the newest assets."""
+    """List assets, newest first, a page at a time (the next page's cursor goes to stderr)."""
     from deployments.render import asset_json
-    from models.queries import list_assets
+    from models.listing import AssetFilter, InvalidCursor, list_assets
+    from models.tables import AssetStatus
 
-    with _session() as session:
-        rows = list_assets(session=session, project=project, limit=limit)
+    try:
+        chosen_status = None if status is None else AssetStatus(status)
+    except ValueError as exc:
+        choices = ", ".join(AssetStatus)
+        raise typer.BadParameter(
+            f"{status!r} is not one of {choices}", param_hint="--status"
+        ) from exc
+    filters = AssetFilter(project=project, kind=kind, status=chosen_status, tag=tag)
+    with store_session() as session:
+        try:
+            page = list_assets(session=session, filters=filters, cursor=cursor, limit=limit)
+        except InvalidCursor as exc:
+            raise typer.BadParameter(str(exc), param_hint="--cursor") from exc
     if as_json:
-        print_json([asset_json(asset, project_name) for asset, project_name in rows])
-        return
-    for asset, project_name in rows:
+        print_json([asset_json(asset, project_name) for asset, project_name in page.rows])
+    for asset, project_name in [] if as_json else page.rows:
         typer.echo(
             f"{asset.id}  {asset.status:<10} {asset.kind:<8} {project_name}/{asset.identifier}"
         )
+    if page.next_cursor is not None:
+        typer.echo(f"next page: assetflow ls --cursor {page.next_cursor}", err=True)
 
 
 @app.command()
@@ -111,7 +136,7 @@ def similar(
     max_distance: Annotated[
         int | None,
         typer.Option(
-            min=0, max=64, help="Most bits the phashes may differ by [default: near duplicates]"
+            min=0, help="Most bits the phashes may differ by, at most 15 [default: near duplicates]"
         ),
     ] = None,
     as_json: Annotated[bool, AS_JSON] = False,
@@ -120,8 +145,11 @@ def similar(
     from models.similarity import similar_to_asset
 
     chosen = {} if max_distance is None else {"max_distance": max_distance}
-    with _session() as session:
-        found = similar_to_asset(session=session, asset_id=asset_id, **chosen)
+    with store_session() as session:
+        try:
+            found = similar_to_asset(session=session, asset_id=asset_id, **chosen)
+        except ValueError as exc:  # past the largest distance searched
+            raise typer.BadParameter(str(exc), param_hint="--max-distance") from exc
     if as_json:
         print_json([{"asset_id": other.asset_id, "distance": other.distance} for other in found])
         return
@@ -143,7 +171,7 @@ def match(
     from models.fingerprints import SqlFingerprintIndex
     from tasks.audio.matching import match_clip
 
-    with _session() as session:
+    with store_session() as session:
         matches = match_clip(clip, index=SqlFingerprintIndex(session), top=top)
     if as_json:
         print_json(
@@ -163,7 +191,7 @@ def show_graph(asset_id: uuid.UUID, *, as_json: bool) -> None:
     from deployments.render import graph_json, render_tree
     from models.queries import load_asset_graph
 
-    with _session() as session:
+    with store_session() as session:
         graph = load_asset_graph(session=session, asset_id=asset_id)
         if graph is None:
             typer.echo(f"error: no asset {asset_id}", err=True)
@@ -175,7 +203,7 @@ def show_graph(asset_id: uuid.UUID, *, as_json: bool) -> None:
 
 
 @contextmanager
-def _session() -> Iterator[Session]:
+def store_session() -> Iterator[Session]:
     """Open a session on the configured asset store; close it and its engine after."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import DBAPIError
@@ -205,3 +233,4 @@ app.command("serve")(serve_command)
 app.command()(deploy)
 app.command()(submit)
 app.command()(job)
+app.command("api")(api_command)

@@ -33,6 +33,7 @@ from core.requests import AssetRequest
 from models import graph
 from models.db import new_session
 from models.tables import Asset, AssetStatus, IngestJob, JobKind, JobStatus
+from tasks.filenames import safe_filename
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,11 @@ def start_ingest(
         request = AssetRequest.model_validate(
             job.input | ({"source": job.secret_source} if job.secret_source else {})
         )
-        fields: dict[str, Any] = {"source": request.redacted().source, **request.asset_fields()}
+        fields: dict[str, Any] = {
+            "source": request.redacted().source,
+            "original_filename": safe_filename(request.filename),
+            **request.asset_fields(),
+        }
         project = graph.ensure_project(session=session, name=request.project)
         try:
             asset = graph.create_asset(

@@ -14,6 +14,14 @@ from sqlmodel import Session, create_engine
 # Seconds a SQLite writer waits for another writer's lock before failing;
 # concurrent flow runs in one process share the file.
 SQLITE_BUSY_TIMEOUT_S = 30
+# SQLite has no popcount: connections get this function, the number of bits two
+# 64-bit integers differ in, for the similarity search (models/similarity.py).
+SQLITE_HAMMING_FUNCTION = "assetflow_hamming"
+_MASK64 = (1 << 64) - 1
+
+
+def _hamming(a: int, b: int) -> int:
+    return ((a ^ b) & _MASK64).bit_count()
 
 
 def make_engine(database_url: str) -> Engine:
@@ -27,6 +35,7 @@ def make_engine(database_url: str) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.create_function(SQLITE_HAMMING_FUNCTION, 2, _hamming, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")

@@ -24,6 +24,7 @@ from core.errors import IdentifierConflict
 from models.tables import (
     Asset,
     AssetStatus,
+    AssetTag,
     AudioFingerprint,
     Blob,
     Event,
@@ -63,11 +64,25 @@ def _insert_ignoring_conflicts(session: Session, table: type[SQLModel]) -> Inser
     raise NotImplementedError(f"unsupported database dialect: {dialect}")
 
 
+# The event an asset's or a job's move into a status writes; other changes are *.changed.
+ASSET_STATUS_EVENTS = {
+    AssetStatus.READY: "asset.ready",
+    AssetStatus.FAILED: "asset.failed",
+    AssetStatus.DELETED: "asset.deleted",
+}
+JOB_STATUS_EVENTS = {JobStatus.COMPLETED: "task.completed", JobStatus.FAILED: "task.failed"}
+
+
 def record_event(
-    *, session: Session, asset_id: uuid.UUID | None, type: str, payload: dict[str, Any]
+    *,
+    session: Session,
+    asset_id: uuid.UUID | None,
+    type: str,
+    payload: dict[str, Any],
+    job_id: uuid.UUID | None = None,
 ) -> Event:
     """Add an event to the outbox in the caller's transaction."""
-    event = Event(asset_id=asset_id, type=type, payload=payload)
+    event = Event(asset_id=asset_id, job_id=job_id, type=type, payload=payload)
     session.add(event)
     return event
 
@@ -137,6 +152,7 @@ def create_asset(
             + (f" by asset {existing.id}" if existing else ""),
             existing_id=existing.id if existing else None,
         )
+    session.add_all(_tag_rows(asset))
     record_event(
         session=session,
         asset_id=asset.id,
@@ -155,13 +171,25 @@ def update_asset(*, session: Session, asset: Asset, **changes: Any) -> Asset:
         setattr(asset, name, value)
     asset.updated_at = utcnow()
     session.add(asset)
+    if "tags" in changed:
+        session.execute(delete(AssetTag).where(col(AssetTag.asset_id) == asset.id))
+        session.add_all(_tag_rows(asset))
+    moved_to = AssetStatus(changed["status"]) if "status" in changed else None
     record_event(
         session=session,
         asset_id=asset.id,
-        type="asset.changed",
+        type=ASSET_STATUS_EVENTS.get(moved_to, "asset.changed") if moved_to else "asset.changed",
         payload={"changed": {name: _jsonable(value) for name, value in changed.items()}},
     )
     return asset
+
+
+def _tag_rows(asset: Asset) -> list[AssetTag]:
+    """Return the ``asset_tag`` rows (what listing by tag reads) of the asset's tags."""
+    return [
+        AssetTag(asset_id=asset.id, tag=tag, created_at=asset.created_at)
+        for tag in dict.fromkeys(asset.tags)
+    ]
 
 
 def _jsonable(value: Any) -> Any:
@@ -359,9 +387,20 @@ def create_job(
 
 
 def update_job(*, session: Session, job: IngestJob, **changes: Any) -> IngestJob:
-    """Change fields of a job and stamp its update time."""
+    """Change fields of a job and stamp its update time; its end writes task.completed/failed."""
+    ended = changes.get("status") in JOB_STATUS_EVENTS and changes["status"] != job.status
     for name, value in changes.items():
         setattr(job, name, value)
     job.updated_at = utcnow()
     session.add(job)
+    if ended:
+        # Flushed first: the event's foreign key needs the job's row.
+        session.flush()
+        record_event(
+            session=session,
+            asset_id=job.asset_id,
+            job_id=job.id,
+            type=JOB_STATUS_EVENTS[JobStatus(job.status)],
+            payload={"task_id": str(job.id), "status": str(job.status), "error": job.error},
+        )
     return job
