@@ -30,8 +30,8 @@ from tests.fixtures.audio_media import medley, noisy_clip, structured_audio
 REMIXES = (0, 1, 2, 3)  # remix-k: track-k with the melody of seed 100 + k mixed in
 MEDLEYS = ((4, 5), (6, 7))  # medley-a-b: track-a up to 30 s, then track-b
 SPLIT_S = 30.0
-# Clips cut from these tracks at these offsets (27.0 + 10 s straddles the 30 s fragment
-# boundary); each comes back first, at its offset, with the other tracks that hold it.
+# Noisy 10 s clips cut from these tracks at these offsets: each comes back first, at its
+# offset, followed by the other tracks that hold it (and no others).
 CLIPS = {
     ("track-0", 20.0): {"remix-0"},
     ("track-3", 27.0): {"remix-3"},
