@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import get_run_logger
+from sqlmodel import Session
 
 from flows.fetch_store import store_files_step
 from flows.runtime import DeriveContext, step
 from models import graph
-from models.db import new_session
+from models.db import transact
 from models.fingerprints import record_fingerprint, remove_track_fingerprints
 from models.tables import AUDIO_FRAGMENT, WAVEFORM, Asset
 from tasks.audio.derive import AudioDerivatives, AudioOptions, derive_audio
@@ -42,7 +43,8 @@ def audio_step(context: DeriveContext, options: AudioOptions, key: str) -> None:
         settings=context.settings,
     )
     fragment_files, waveform_file = stored[:-1], stored[-1]
-    with new_session(context.engine) as session:
+
+    def record(session: Session) -> None:
         asset = session.get_one(Asset, context.asset_id)
         fragments = graph.record_format(
             session=session,
@@ -73,4 +75,5 @@ def audio_step(context: DeriveContext, options: AudioOptions, key: str) -> None:
             record_fingerprint(
                 session=session, asset_id=asset.id, measured=fingerprint, file_id=file.id
             )
-        session.commit()
+
+    transact(context.engine, record, describe="recording the audio fragments and waveform")

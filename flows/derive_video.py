@@ -6,12 +6,13 @@ from pathlib import Path
 
 from prefect import get_client, get_run_logger
 from prefect.concurrency.sync import concurrency
+from sqlmodel import Session
 
 from core.settings import Settings
 from flows.fetch_store import store_files_step
 from flows.runtime import DeriveContext, step
 from models import graph
-from models.db import new_session
+from models.db import transact
 from models.tables import KEYFRAMES, ORIGINAL, POSTER, PROXY, Asset
 from storage.stored import StoredObject
 from tasks.video import (
@@ -49,7 +50,8 @@ def record_probe(context: DeriveContext, _options: None, _key: str) -> None:
     """Record the original's container and stream metadata on its ORIGINAL format."""
     probe = context.media
     width, height = (probe.video.display_size if probe.video else None) or (None, None)
-    with new_session(context.engine) as session:
+
+    def record(session: Session) -> None:
         graph.describe_format(
             session=session,
             asset_id=context.asset_id,
@@ -59,7 +61,8 @@ def record_probe(context: DeriveContext, _options: None, _key: str) -> None:
             height=height,
             duration_s=probe.duration_s,
         )
-        session.commit()
+
+    transact(context.engine, record, describe="recording the probe")
 
 
 @step("derive-video")
@@ -109,7 +112,8 @@ def video_step(context: DeriveContext, options: VideoOptions, key: str) -> None:
     (vtt,) = store_files_step.run(
         context.mode, [(vtt_path, VTT_CONTENT_TYPE)], settings=context.settings
     )
-    with new_session(context.engine) as session:
+
+    def record(session: Session) -> None:
         asset = session.get_one(Asset, context.asset_id)
         for name, rendition, stored in (
             (PROXY, derived.proxy, proxy),
@@ -142,7 +146,8 @@ def video_step(context: DeriveContext, options: VideoOptions, key: str) -> None:
                 graph.NewFile(name="keyframes.vtt", stored=vtt),
             ],
         )
-        session.commit()
+
+    transact(context.engine, record, describe="recording the proxy, poster and keyframes")
 
 
 def _dimensions(rendition: Rendition) -> dict[str, object]:

@@ -14,15 +14,16 @@ from pathlib import Path
 
 from prefect import get_run_logger
 from sqlalchemy import Engine
+from sqlmodel import Session
 
-from core.errors import IdentifierConflict
+from core.errors import DatabaseUnavailable, IdentifierConflict
 from core.settings import Settings
 from flows.fetch_store import FetchResult, fetch_step, store_step
 from flows.jobs import JobOutcome, StartedJob, fail_job, forget_source, run_job, start_ingest
 from flows.recipes import RecipeOptions, run_recipe
 from flows.runtime import DeriveContext, StepMode, current_flow_run_id
 from models import graph
-from models.db import new_session
+from models.db import transact
 from models.tables import ORIGINAL, Asset, JobStatus
 from storage.stored import StoredObject
 from tasks.sniff import Sniffed, check_declared_media, sniff_file
@@ -39,12 +40,19 @@ def ingest_one(
     """Ingest the job's source into the asset graph and report how it ended.
 
     An identifier already used by a ready or processing asset fails the job
-    and writes nothing else.
+    and writes nothing else. A database down past the outage window before
+    the job started fails the item with that sentence; the job stays pending
+    until its run has ended (flows/hooks.py reconciles it).
     """
     logger = get_run_logger()
     flow_run_id = current_flow_run_id()
     try:
-        started, request = start_ingest(engine, job_id, flow_run_id=flow_run_id)
+        started, request = start_ingest(
+            engine, job_id, flow_run_id=flow_run_id, lease_s=settings.lease_s
+        )
+    except DatabaseUnavailable as exc:
+        logger.error("could not start job %s: %s", job_id, exc)
+        return JobOutcome(job_id, None, JobStatus.FAILED, str(exc))
     except IdentifierConflict as exc:
         logger.warning("not ingesting job %s: %s", job_id, exc)
         fail_job(engine, job_id, str(exc), flow_run_id=flow_run_id)
@@ -109,7 +117,8 @@ def _record_original(
 ) -> None:
     """Record the ORIGINAL format and what the fetch learnt (a video page's title)."""
     fetched, page = fetch.file, fetch.page
-    with new_session(engine) as session:
+
+    def write(session: Session) -> None:
         asset = session.get_one(Asset, asset_id)
         graph.record_format(
             session=session,
@@ -126,4 +135,5 @@ def _record_original(
             original_filename=fetched.filename,
             title=asset.title or (page.title if page else None),
         )
-        session.commit()
+
+    transact(engine, write, describe="recording the original")
