@@ -56,8 +56,8 @@ class OutageWindow:
             try:
                 return attempt()
             except StorageUnavailable as error:
-                if error.outlasted:
-                    raise
+                if error.outlasted or self.window_s <= 0:
+                    raise  # ridden out further in, or no window: the caller's to retry
                 now = self.clock()
                 if deadline is None:
                     deadline = now + self.window_s

@@ -20,6 +20,7 @@ import typer
 
 from core.requests import AssetRequest
 from deployments.batch_cli import batch
+from deployments.gc_cli import gc
 from deployments.request_options import takes_request
 from deployments.service_cli import deploy, job, serve_command, submit
 
@@ -201,6 +202,7 @@ def _session() -> Iterator[Session]:
 
 
 app.command()(batch)
+app.command()(gc)
 app.command("serve")(serve_command)
 app.command()(deploy)
 app.command()(submit)

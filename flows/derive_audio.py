@@ -7,7 +7,7 @@ from pathlib import Path
 from prefect import get_run_logger
 from sqlmodel import Session
 
-from flows.fetch_store import store_files_step
+from flows.fetch_store import store_derivatives
 from flows.runtime import DeriveContext, step
 from models import graph
 from models.db import transact
@@ -36,11 +36,10 @@ def audio_step(context: DeriveContext, options: AudioOptions, key: str) -> None:
     if derived is None:
         get_run_logger().info("no audio stream: no fragments or fingerprints")
         return
-    stored = store_files_step.run(
-        context.mode,
+    stored = store_derivatives(
+        context,
         [(fragment.path, fragment.content_type) for fragment, _ in derived.fragments]
         + [(derived.waveform, WAVEFORM_CONTENT_TYPE)],
-        settings=context.settings,
     )
     fragment_files, waveform_file = stored[:-1], stored[-1]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from prefect import get_run_logger
 from sqlmodel import Session
 
-from flows.fetch_store import store_files_step
+from flows.fetch_store import store_derivatives
 from flows.runtime import DeriveContext, step
 from models import graph
 from models.db import transact
@@ -31,10 +31,8 @@ def image_step(context: DeriveContext, options: ImageOptions, key: str) -> None:
     result = derive_image_task.run(
         context.mode, context.original, out_dir=context.work_dir / "image", options=options
     )
-    stored = store_files_step.run(
-        context.mode,
-        [(rendition.path, rendition.content_type) for rendition in result.renditions],
-        settings=context.settings,
+    stored = store_derivatives(
+        context, [(rendition.path, rendition.content_type) for rendition in result.renditions]
     )
 
     def record(session: Session) -> list[Similar]:

@@ -9,7 +9,7 @@ from prefect.concurrency.sync import concurrency
 from sqlmodel import Session
 
 from core.settings import Settings
-from flows.fetch_store import store_files_step
+from flows.fetch_store import store_derivatives
 from flows.runtime import DeriveContext, step
 from models import graph
 from models.db import transact
@@ -98,20 +98,17 @@ def video_step(context: DeriveContext, options: VideoOptions, key: str) -> None:
         options=options,
     )
     keyframes = derived.keyframes
-    proxy, poster, *sheets = store_files_step.run(
-        context.mode,
+    proxy, poster, *sheets = store_derivatives(
+        context,
         [
             (rendition.path, rendition.content_type)
             for rendition in (derived.proxy, derived.poster, *keyframes.sheets)
         ],
-        settings=context.settings,
     )
     # The VTT names the sheets by their content keys, the way a player fetches them.
     vtt_path = keyframes.vtt.with_name("keyframes.stored.vtt")
     vtt_path.write_text(render_vtt(keyframes.plan, [sheet.key for sheet in sheets]))
-    (vtt,) = store_files_step.run(
-        context.mode, [(vtt_path, VTT_CONTENT_TYPE)], settings=context.settings
-    )
+    (vtt,) = store_derivatives(context, [(vtt_path, VTT_CONTENT_TYPE)])
 
     def record(session: Session) -> None:
         asset = session.get_one(Asset, context.asset_id)

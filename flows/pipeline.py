@@ -18,12 +18,13 @@ from sqlmodel import Session
 
 from core.errors import DatabaseUnavailable, IdentifierConflict
 from core.settings import Settings
-from flows.fetch_store import FetchResult, fetch_step, store_step
+from flows.fetch_store import FetchResult, claim, fetch_step, store_step
 from flows.jobs import JobOutcome, StartedJob, fail_job, forget_source, run_job, start_ingest
 from flows.recipes import RecipeOptions, run_recipe
 from flows.runtime import DeriveContext, StepMode, current_flow_run_id
 from models import graph
 from models.db import transact
+from models.gc import Content
 from models.tables import ORIGINAL, Asset, JobStatus
 from storage.stored import StoredObject
 from tasks.sniff import Sniffed, check_declared_media, sniff_file
@@ -93,6 +94,7 @@ def _ingest(
             fetched.path, declared_type=fetched.content_type, filename=fetched.filename
         )
         check_declared_media(sniffed)
+        claim(engine, settings, [Content(fetched.digest, sniffed.content_type)])
         stored = store_step.run(mode, fetched, content_type=sniffed.content_type, settings=settings)
         _record_original(engine, started.asset_id, fetch, sniffed, stored)
         context = DeriveContext(
