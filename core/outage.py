@@ -62,7 +62,7 @@ class OutageWindow:
                 if deadline is None:
                     deadline = now + self.window_s
                     logger.warning(
-                        "%s: %s; retrying for up to %.0f s", describe, error, self.window_s
+                        "%s: %s; retrying for up to %g s", describe, error, self.window_s
                     )
                 if now >= deadline:
                     error.outlasted = True

@@ -170,5 +170,5 @@ def is_disconnect(exc: DBAPIError, url: URL) -> bool:
 
 def shown_url(url: URL) -> str:
     """Show a database URL without credentials or driver: postgresql://host:port/db."""
-    bare = url.set(drivername=url.get_backend_name(), username=None, password=None, query={})
+    bare = URL.create(url.get_backend_name(), host=url.host, port=url.port, database=url.database)
     return bare.render_as_string(hide_password=True)
