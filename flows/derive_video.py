@@ -34,6 +34,12 @@ VTT_CONTENT_TYPE = "text/vtt"
 PROGRESS_STEP = 0.1
 
 
+# Seconds a transcode slot's lease lasts unless its holder renews it (Prefect renews
+# it while the transcode runs): a worker killed mid-transcode holds its slot this
+# long. Prefect's default is 300 s; 60 s is the least its server accepts.
+TRANSCODE_SLOT_LEASE_S = 60.0
+
+
 def ensure_transcode_limit(settings: Settings) -> None:
     """Create (or resize) the transcode limit on the Prefect server this process talks to."""
     with get_client(sync_client=True) as client:
@@ -78,7 +84,7 @@ def derive_video_task(
             reported[0] = fraction
             logger.info("transcode %3.0f%%", fraction * 100)
 
-    with concurrency(TRANSCODE_LIMIT, occupy=1):
+    with concurrency(TRANSCODE_LIMIT, occupy=1, lease_duration=TRANSCODE_SLOT_LEASE_S):
         return derive_video(
             original,
             out_dir=out_dir,

@@ -8,8 +8,6 @@ start a throwaway cluster only they use.
 from __future__ import annotations
 
 import ipaddress
-import shutil
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,53 +16,16 @@ import pytest
 
 from core.settings import Settings
 from models.migrate import upgrade_database
-from tests.fixtures.database import PG_ADMIN_USER, PG_HOST, _admin, _pg_url, _ThrowawayCluster
-from tests.fixtures.images import scene
+from tests.faults.cluster import Cluster, throwaway_cluster
+from tests.fixtures.database import PG_ADMIN_USER, _admin, _pg_url
 from tests.fixtures.pipeline import export_settings
-
-
-class Cluster(_ThrowawayCluster):
-    """A throwaway cluster that a test may stop and start again on the same port and data."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        super().__init__(root)
-
-    def stop_fast(self) -> None:
-        """Stop the server as ``pg_ctl stop -m fast`` does: sessions are terminated at once."""
-        self._as_postgres([self.bin / "pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop"])
-
-    def start(self) -> None:
-        """Start the server again and return once it accepts connections."""
-        self._as_postgres(
-            [
-                self.bin / "pg_ctl",
-                "-D",
-                self.data,
-                "-w",
-                "-l",
-                self.root / "log",
-                "-o",
-                f"-h {PG_HOST} -p {self.port} -k {self.root}",
-                "start",
-            ]
-        )
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     """A PostgreSQL cluster of this module's own, on a free port."""
-    # Not below pytest's temp root: its parents are private to root, and the
-    # server runs as the postgres user.
-    parent = Path(tempfile.mkdtemp(prefix="assetflow-faults-pg-"))
-    parent.chmod(0o755)
-    root = parent / "cluster"
-    cluster = Cluster(root)
-    try:
+    with throwaway_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.stop()
-        shutil.rmtree(root.parent, ignore_errors=True)
 
 
 @pytest.fixture
@@ -103,15 +64,3 @@ def fault_settings(
         return Settings()
 
     return export
-
-
-def photo_manifest(media_root: Path, count: int, *, name: str = "photos") -> Path:
-    """Write ``count`` distinct small JPEGs below the media root, and a JSON Lines manifest."""
-    lines = []
-    for number in range(count):
-        path = media_root / f"{name}-{number:03d}.jpg"
-        scene(256, 192, seed=number).save(path, quality=85)
-        lines.append(f'{{"source": "{path}", "identifier": "{name}-{number:03d}"}}')
-    manifest = media_root / f"{name}.jsonl"
-    manifest.write_text("\n".join(lines) + "\n")
-    return manifest

@@ -20,12 +20,12 @@ from models.db import engine_for, make_engine, new_session, transact
 from models.gc import collect_garbage
 from models.tables import Asset, AssetStatus, Blob, File, IngestJob, JobStatus, utcnow
 from storage import open_store
-from tests.faults.conftest import Cluster, photo_manifest
+from tests.faults.cluster import Cluster, photo_manifest
 from tests.fixtures.ports import free_port
 
 # How long the database is down in the restart test: what a `pg_ctl restart` takes.
 DOWN_S = 5.0
-ITEMS = 16
+ITEMS = 12
 
 
 def _run_batch(manifest: Path, on_row: Callable[[BatchRow], None] | None = None) -> BatchSummary:

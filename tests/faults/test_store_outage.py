@@ -13,7 +13,7 @@ from flows.batch import BatchRow, BatchSummary, ItemStatus, batch_flow
 from models.db import engine_for
 from models.gc import collect_garbage
 from storage import open_store
-from tests.faults.conftest import photo_manifest
+from tests.faults.cluster import photo_manifest
 from tests.fixtures.seaweed import S3Server
 
 DOWN_S = 5.0

@@ -37,8 +37,9 @@ POLL_S = 0.05
 def test_a_killed_workers_asset_is_taken_over_by_the_next_run(
     sqlite_url: str, fault_settings: Callable[..., Settings], media_root: Path
 ) -> None:
-    settings = fault_settings(database_url=sqlite_url, lease_s=3.0)
-    video = make_video(media_root / "talk.mp4", seconds=20, width=640, height=360)
+    # Two transcode slots: the killed worker's stays taken until its Prefect lease runs out.
+    settings = fault_settings(database_url=sqlite_url, lease_s=3.0, transcode_slots=2)
+    video = make_video(media_root / "talk.mp4", seconds=8, width=640, height=360)
     worker = subprocess.Popen(
         [sys.executable, "-c", WORKER, str(video), "talk"],
         env=os.environ | {"PREFECT_API_URL": str(get_current_settings().api.url)},
