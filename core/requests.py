@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.forms import number_fields
-from core.redact import redact_source
+from core.redact import normalise_source, redact_source
 
 DEFAULT_PROJECT = "default"
 # The texts that describe the asset (with ``tags``, columns of Asset of the same
@@ -23,8 +23,9 @@ ASSET_TEXTS = ("title", "description", "category", "external_id")
 class AssetRequest(BaseModel):
     """One asset to ingest: where its bytes are and what to call it.
 
-    Every text is stripped, and an empty one means "not given". ``source`` is
-    kept as given, signature and all: record and show ``redacted()``.
+    Every text is stripped, and an empty one means "not given"; ``source`` also
+    loses control and invisible characters at its ends (``normalise_source``).
+    It is kept otherwise as given, signature and all: record and show ``redacted()``.
     """
 
     model_config = ConfigDict(json_schema_extra=number_fields)
@@ -65,6 +66,12 @@ class AssetRequest(BaseModel):
         if isinstance(value, list):
             return [item.strip() for item in value if not isinstance(item, str) or item.strip()]
         return value
+
+    @field_validator("source")
+    @classmethod
+    def _normalise_source(cls, value: str) -> str:
+        # Beyond spaces: control and invisible characters around it (a BOM, U+200B).
+        return normalise_source(value)
 
     @field_validator("project")
     @classmethod

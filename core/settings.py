@@ -13,6 +13,25 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 GIB = 1024**3
 
+DEFAULT_YTDLP_EXTRACTORS = (
+    "generic",
+    "youtube",
+    "vimeo",
+    "dailymotion",
+    "twitch",
+    "twitter",
+    "facebook",
+    "instagram",
+    "tiktok",
+    "reddit",
+    "soundcloud",
+    "bandcamp",
+    "bilibili",
+    "archive.org",
+    "streamable",
+    "wistia",
+)
+
 
 class Settings(BaseSettings):
     """Validated configuration; build it once per process or flow run and pass it down."""
@@ -53,6 +72,15 @@ class Settings(BaseSettings):
     read_timeout_s: float = 60.0
     max_redirects: int = 5
 
+    # yt-dlp extractors a video page may be read with, by name as yt-dlp lists
+    # them (`yt-dlp --list-extractors`, case-insensitive); a name also allows its
+    # sub-extractors ("youtube" allows "youtube:tab"); "all" allows every one.
+    # Each extractor is code that parses what a remote page says, so the default
+    # is the generic page reader and the big video sites.
+    ytdlp_extractors: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_YTDLP_EXTRACTORS)
+    )
+
     # Scratch space for downloads and renditions; None: the system temp dir.
     temp_dir: Path | None = None
 
@@ -61,6 +89,15 @@ class Settings(BaseSettings):
     def _split_networks(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("ytdlp_extractors", mode="before")
+    @classmethod
+    def _split_extractors(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            return [str(part).strip().lower() for part in value if str(part).strip()]
         return value
 
     @field_validator("local_roots", mode="before")

@@ -7,18 +7,18 @@ reconciled: a job whose flow run died without ending it is failed.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine
 
+from core.logs import get_logger
 from core.settings import Settings
 from models.db import make_engine, new_session
 from models.tables import IngestJob, JobStatus
 
-logger = logging.getLogger(__name__)
+logger = get_logger("job_status")
 
 
 @dataclass(frozen=True)

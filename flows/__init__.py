@@ -12,3 +12,8 @@ fanout.py       the batch's items to task runs, a bounded number in flight
 reprocess.py    the reprocess-asset flow: a (new) recipe on stored originals
 hooks.py, reconcile.py    jobs follow the runs that died without ending them
 """
+
+from core.logs import install_redaction
+
+# Before any run logs: the run loggers' records (tracebacks included) are redacted.
+install_redaction()

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from core.errors import IngestError
+from core.redact import redact_text
 from core.settings import Settings
 from flows.runtime import DeriveContext, step
 from models.db import transact
@@ -41,10 +43,17 @@ def fetch_step(source: str, *, dest_dir: Path, settings: Settings) -> FetchResul
     everything else is fetched as the file it names. The step's retries are
     the only ones: ``fetch_source`` tries once.
     """
-    if is_video_page(source):
-        download = download_page_video(source, dest_dir=dest_dir, settings=settings)
-        return FetchResult(download.fetched, download.page)
-    fetched = fetch_source(source, dest_dir=dest_dir, settings=settings, retry=ONE_ATTEMPT)
+    try:
+        if is_video_page(source):
+            download = download_page_video(source, dest_dir=dest_dir, settings=settings)
+            return FetchResult(download.fetched, download.page)
+        fetched = fetch_source(source, dest_dir=dest_dir, settings=settings, retry=ONE_ATTEMPT)
+    except IngestError:
+        raise
+    except Exception as exc:
+        # Only this step holds the source as given. An unexpected error that quotes
+        # it would carry it into Prefect's state messages: its message goes redacted.
+        raise RuntimeError(redact_text(f"{type(exc).__name__}: {exc}")) from exc
     return FetchResult(fetched)
 
 

@@ -33,6 +33,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from core.errors import DatabaseUnavailable, IdentifierConflict, IngestError, PermanentError
+from core.redact import redact_text
 from core.requests import AssetRequest
 from flows.lease import keep_lease, lease_ran_out, lease_until, take_over
 from models import graph
@@ -68,8 +69,8 @@ class StartedJob:
 
 
 def internal_error(exc: BaseException) -> str:
-    """Say what an unexpected failure was, for the job's and the asset's error."""
-    return f"internal error: {type(exc).__name__}: {exc}"
+    """Say what an unexpected failure was, for the job's and the asset's error, redacted."""
+    return redact_text(f"internal error: {type(exc).__name__}: {exc}")
 
 
 def new_ingest_job(
@@ -237,8 +238,12 @@ def run_job(engine: Engine, started: StartedJob, work: Callable[[], None]) -> Jo
     try:
         with keep_lease(engine, started.asset_id, started.lease_s):
             work()
+    except DatabaseUnavailable as exc:
+        # Already ridden out for the window: writing the end would wait as long again.
+        return JobOutcome(started.job_id, started.asset_id, JobStatus.FAILED, str(exc))
     except IngestError as exc:
-        error = str(exc)
+        # Adapters word their errors with the source redacted; this keeps any slip out.
+        error = redact_text(str(exc))
     except BaseException as exc:
         _finish_if_reachable(engine, started, internal_error(exc))
         raise

@@ -16,7 +16,7 @@ from prefect import get_run_logger
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from core.errors import DatabaseUnavailable, IdentifierConflict
+from core.errors import DatabaseUnavailable, IdentifierConflict, IngestError
 from core.settings import Settings
 from flows.fetch_store import FetchResult, claim, fetch_step, store_step
 from flows.jobs import JobOutcome, StartedJob, fail_job, forget_source, run_job, start_ingest
@@ -24,6 +24,7 @@ from flows.recipes import RecipeOptions, run_recipe
 from flows.runtime import DeriveContext, StepMode, current_flow_run_id
 from models import graph
 from models.db import transact
+from models.fingerprints import remove_track_fingerprints
 from models.gc import Content
 from models.tables import ORIGINAL, Asset, JobStatus
 from storage.stored import StoredObject
@@ -107,7 +108,27 @@ def _ingest(
             original_sha256=fetched.sha256,
             work_dir=work_dir,
         )
-        run_recipe(context, recipe)
+        try:
+            run_recipe(context, recipe)
+        except DatabaseUnavailable:
+            raise  # nothing can be written; the run that takes the asset over decides
+        except IngestError:
+            _forget_formats(engine, started.asset_id)
+            raise
+
+
+def _forget_formats(engine: Engine, asset_id: uuid.UUID) -> None:
+    """Drop what a failed ingest recorded: the asset keeps its row and its error, no formats.
+
+    The stored bytes nothing refers to any more are the garbage collector's.
+    """
+
+    def write(session: Session) -> None:
+        asset = session.get_one(Asset, asset_id)
+        graph.remove_formats_named_like(session=session, asset=asset, prefix="")
+        remove_track_fingerprints(session=session, asset_id=asset_id)
+
+    transact(engine, write, describe="forgetting the failed ingest's formats")
 
 
 def _record_original(

@@ -46,6 +46,10 @@ IMAGE_FORM = {
     "fmt": ("Format", "How the sizes are encoded: webp, jpeg or avif"),
     "quality": ("Quality", "Encoder quality of the sizes, 1 to 100"),
     "max_pixels": ("Most pixels", "Images with more pixels than this are refused"),
+    "max_decoded_bytes": (
+        "Most memory per decode",
+        "Images whose decoded pixels would need more bytes than this are refused",
+    ),
     "blurhash_components": (
         "Placeholder detail",
         "BlurHash components across and down, 1 to 9 each",
@@ -63,12 +67,12 @@ VIDEO_FORM = {
         "Poster candidates",
         "Where poster frames are tried, as fractions of the duration; black ones are passed over",
     ),
-    "time_limit_factor": (
-        "Time limit factor",
-        "The transcode may take this many times the video's duration",
+    "time_limit_s_per_mib": (
+        "Time limit per MiB (s)",
+        "The transcode may take this long for each MiB of the video file, on top of the least",
     ),
     "min_time_limit_s": ("Least time limit (s)", "The transcode may take at least this long"),
-    "time_limit_s": ("Time limit (s)", "Empty: from the duration, as above"),
+    "time_limit_s": ("Time limit (s)", "Empty: from the file's size, as above"),
 }
 AUDIO_FORM = {
     "fragment_s": ("Fragment length (s)", "The audio is cut into fragments this long"),

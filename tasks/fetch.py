@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import InvalidSource
-from core.redact import redact_source
+from core.logs import get_logger
+from core.redact import normalise_source, redact_source
 from core.settings import Settings
 from storage.digest import FileDigest
 from tasks.filenames import suffix_of
@@ -20,7 +20,7 @@ from tasks.s3_fetch import open_s3
 from tasks.source_stream import SourceOpener
 from tasks.spool import spool, too_large
 
-log = logging.getLogger("assetflow.fetch")
+log = get_logger("fetch")
 
 _OPENERS: dict[str, SourceOpener] = {
     "http": open_http,
@@ -63,7 +63,7 @@ def fetch_source(
     flow step, passes ``ONE_ATTEMPT``); permanent ones raise at once. A failed attempt leaves
     no file behind. Errors and log lines name the source redacted.
     """
-    source = source.strip()
+    source = normalise_source(source)
     shown = redact_source(source)
     opener = opener_for(source, shown=shown)
     policy = RetryPolicy() if retry is None else retry

@@ -95,7 +95,13 @@ def _parse(url: str) -> httpx.URL:
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
-        raise InvalidSource(f"malformed URL {redact_source(url)}: {exc}") from exc
+        shown = redact_source(url)
+        # httpx quotes the part it could not read, which may be a piece of a
+        # password ("Invalid port: 'pa'" for https://u:pa?ss@h): not said, nor
+        # chained (a traceback would print it), when redaction changed the URL.
+        if shown != url:
+            raise InvalidSource(f"malformed URL {shown}") from None
+        raise InvalidSource(f"malformed URL {shown}: {exc}") from exc
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise InvalidSource(f"malformed URL {redact_source(url)}: expected http(s)://host/...")
     return parsed

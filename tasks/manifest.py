@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from core.errors import InvalidSource
-from core.redact import redact_source
+from core.redact import normalise_source, redact_source
 from core.requests import AssetRequest
 from core.settings import Settings
 from storage import open_store
@@ -72,7 +72,7 @@ def read_manifest(
     cannot be opened at all raises an ``IngestError``; a bad line is yielded
     as an entry with its error.
     """
-    location = location.strip()
+    location = normalise_source(location)
     scheme = urlsplit(location).scheme.lower()
     if scheme == "s3" and _manifest_format(location) is None:
         yield from _drop_folder(location, settings=settings, project=project)

@@ -1,46 +1,46 @@
-"""Download the video behind a page URL (YouTube and ~1,750 other sites) with yt-dlp as a library.
+"""Download the video behind a page URL (YouTube and the other allowed sites) with yt-dlp.
 
-yt-dlp is embedded, never run as a CLI: ``YoutubeDL.extract_info`` finds the
-formats, the chosen ones' hosts are checked against the SSRF guard, then the
-same YoutubeDL downloads and merges them into ``dest_dir/video.mp4``. Its
+yt-dlp is embedded, never run as a CLI: ``GuardedYoutubeDL.extract_info``
+finds the formats, then the same YoutubeDL downloads and merges them into
+``dest_dir/video.mp4``. Every request it makes goes through the SSRF guard at
+connect time, and only the allowed extractors run (tasks/ytdlp_guard.py). Its
 errors are translated into the ``core.errors`` tree; every URL that reaches a
 log line, an error or a result is redacted.
-
-Known gap: yt-dlp opens its own connections, so the guard checks the page's
-and the chosen formats' hosts before the download, not each socket (an HTTP
-redirect during the download is not re-checked).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import httpcore
-from yt_dlp import YoutubeDL
-from yt_dlp.extractor import gen_extractor_classes
 from yt_dlp.networking.exceptions import HTTPError, TransportError
-from yt_dlp.utils import DownloadError, ExtractorError, UnsupportedError
+from yt_dlp.utils import (
+    DownloadError,
+    ExtractorError,
+    PostProcessingError,
+    UnsupportedError,
+    YoutubeDLError,
+)
 
 from core.errors import (
+    CorruptMedia,
     ForbiddenSource,
+    IngestError,
     InvalidSource,
     SourceNotFound,
-    SourceTooLarge,
     SourceUnavailable,
 )
-from core.redact import REDACTED, SECRET_PARAMS, redact_logger, redact_source, redact_text
+from core.redact import REDACTED, is_secret_param, redact_logger, redact_source, redact_text
 from core.settings import Settings
 from storage.digest import digest_file
 from tasks.fetch import FetchedSource
-from tasks.net_guard import check_address, resolve
 from tasks.spool import too_large
+from tasks.ytdlp_extractors import specific_extractors
+from tasks.ytdlp_guard import GuardedYoutubeDL
 
 log = logging.getLogger("assetflow.ytdlp")
 redact_logger(log.name)
@@ -84,6 +84,8 @@ _DIRECT_SUFFIXES = frozenset(
         ".zip",
     }
 )
+# What yt-dlp's HLS downloader says when it hands a stream it cannot read to ffmpeg.
+_TO_FFMPEG = "delegated to ffmpeg"
 # Phrases in yt-dlp's messages that mean the video does not exist for us.
 _NOT_FOUND = re.compile(
     r"private video|video unavailable|not available|has been removed|does not exist|"
@@ -123,12 +125,7 @@ def is_video_page(url: str) -> bool:
         return False
     if _YOUTUBE_HOSTS.match(parts.hostname.lower()):
         return parts.hostname.lower() == "youtu.be" or bool(_YOUTUBE_PATHS.match(parts.path))
-    return any(extractor.suitable(url) for extractor in _specific_extractors())
-
-
-@cache
-def _specific_extractors() -> tuple[Any, ...]:
-    return tuple(ie for ie in gen_extractor_classes() if ie.ie_key() != "Generic")
+    return any(extractor.suitable(url) for extractor in specific_extractors())
 
 
 def download_page_video(
@@ -138,20 +135,25 @@ def download_page_video(
 
     ``force_generic`` makes yt-dlp read the page as plain HTML (<video> and
     friends) instead of a site extractor. Raises SourceNotFound, SourceTooLarge,
-    SourceUnavailable (worth a retry), InvalidSource or ForbiddenSource.
+    SourceUnavailable (worth a retry), InvalidSource or ForbiddenSource (a
+    request to a non-public address, an extractor not allowed).
     """
     shown = redact_source(url)
-    _guard(url, shown=shown, settings=settings)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidSource(f"not an http(s) page URL: {shown}")
     dest_dir.mkdir(parents=True, exist_ok=True)
     messages: list[str] = []
     logger = _Logger(messages, secrets=_secrets_of(url))
-    with YoutubeDL(_options(dest_dir, settings, force_generic, logger)) as ydl:
+    with GuardedYoutubeDL(_options(dest_dir, settings, logger), settings=settings) as ydl:
         try:
-            info = ydl.extract_info(url, download=False)
-            for media_url in _chosen_urls(info):
-                _guard(media_url, shown=shown, settings=settings)
-            info = ydl.process_ie_result(info, download=True)
-        except (DownloadError, ExtractorError) as exc:
+            info = ydl.extract_info(url, download=True, ie_key="Generic" if force_generic else None)
+        except YoutubeDLError as exc:  # DownloadError, ExtractorError, a request's error
+            if any(_TO_FFMPEG in message for message in messages):
+                raise ForbiddenSource(
+                    f"refusing {shown}: yt-dlp would hand its stream to ffmpeg, which "
+                    "opens connections the address guard cannot check"
+                ) from exc
             raise _translate(exc, shown) from exc
         kept = ydl.sanitize_info(info)
     path = _downloaded_path(kept, dest_dir)
@@ -181,9 +183,7 @@ def download_page_video(
     return PageDownload(fetched=fetched, page=page)
 
 
-def _options(
-    dest_dir: Path, settings: Settings, force_generic: bool, logger: _Logger
-) -> dict[str, Any]:
+def _options(dest_dir: Path, settings: Settings, logger: _Logger) -> dict[str, Any]:
     limit = settings.max_source_bytes
 
     def check_size(progress: dict[str, Any]) -> None:
@@ -203,7 +203,6 @@ def _options(
         "noprogress": True,
         "logger": logger,
         "socket_timeout": settings.read_timeout_s,
-        "force_generic_extractor": force_generic,
         "progress_hooks": [check_size],
         # No network beyond the URL given: no update checks, no cache, no cookies file,
         # no subtitles/thumbnails/comments, no remote components.
@@ -258,7 +257,7 @@ def _secrets_of(url: str) -> list[str]:
     values += [
         value
         for name, value in parse_qsl(parts.query, keep_blank_values=False)
-        if name.strip().lower() in SECRET_PARAMS
+        if is_secret_param(name)
     ]
     return sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
 
@@ -272,34 +271,6 @@ def _page_title(title: object, extractor: str) -> str | None:
     return title
 
 
-def _guard(url: str, *, shown: str, settings: Settings) -> None:
-    """Refuse a URL whose host resolves to a non-public address outside the allowed networks."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidSource(f"not an http(s) page URL: {shown}")
-    host = parts.hostname
-    try:
-        addresses = [ipaddress.ip_address(host)]
-    except ValueError:
-        try:
-            addresses = resolve(host, parts.port or (443 if parts.scheme == "https" else 80))
-        except httpcore.ConnectError as exc:
-            raise SourceUnavailable(f"cannot resolve the host of {shown}") from exc
-    for address in addresses:
-        try:
-            check_address(host, address, settings.allowed_networks)
-        except ForbiddenSource as exc:
-            raise ForbiddenSource(f"{shown}: {exc}") from exc
-
-
-def _chosen_urls(info: dict[str, Any] | None) -> list[str]:
-    """Return the URLs the download will open: the chosen format(s) of the video."""
-    if not info:
-        return []
-    formats = info.get("requested_formats") or [info]
-    return [str(f["url"]) for f in formats if f.get("url")]
-
-
 def _downloaded_path(info: dict[str, Any], dest_dir: Path) -> Path | None:
     for download in info.get("requested_downloads") or []:
         path = Path(str(download.get("filepath") or ""))
@@ -308,12 +279,13 @@ def _downloaded_path(info: dict[str, Any], dest_dir: Path) -> Path | None:
     return None
 
 
-def _translate(exc: DownloadError | ExtractorError, shown: str) -> Exception:
+def _translate(exc: YoutubeDLError, shown: str) -> Exception:
     """Map a yt-dlp failure to the error tree, most specific first."""
     cause: BaseException | None = exc
     if isinstance(exc, DownloadError) and exc.exc_info and exc.exc_info[1] is not None:
         cause = exc.exc_info[1]
-    own = next((e for e in _chain(cause) if isinstance(e, SourceTooLarge | ForbiddenSource)), None)
+    # assetflow's own errors (the guard's refusals, the size limit) say it best.
+    own = next((e for e in _chain(cause) if isinstance(e, IngestError)), None)
     if own is not None:
         return own
     message = redact_text(str(getattr(cause, "orig_msg", None) or cause or exc))
@@ -326,6 +298,12 @@ def _translate(exc: DownloadError | ExtractorError, shown: str) -> Exception:
             return ForbiddenSource(f"{shown}: HTTP {status}")
         if status in (408, 429) or status >= 500:
             return SourceUnavailable(f"{shown}: HTTP {status}")
+    if any(isinstance(e, PostProcessingError) for e in _chain(cause)):
+        # ffmpeg merges and mends the downloaded files, reading each as a media container only.
+        return CorruptMedia(
+            f"{shown}: the downloaded media could not be remuxed (it is not a media container "
+            f"ffmpeg may read, e.g. a playlist naming other files): {message}"
+        )
     if any(isinstance(e, UnsupportedError) for e in _chain(cause)):
         return InvalidSource(f"no video found at {shown}: {message}")
     if any(isinstance(e, TransportError) for e in _chain(cause)):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from prefect import get_client
 from prefect.client.schemas.objects import State, StateType
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from core.requests import AssetRequest
@@ -31,6 +31,7 @@ from models.tables import (
     JobStatus,
 )
 from storage.keys import content_key
+from tests.fixtures.database import dump_rows
 from tests.fixtures.http_server import LocalHTTPServer, ServeFile, Status
 from tests.fixtures.images import save_jpeg, scene
 from tests.fixtures.seaweed import S3Server
@@ -224,7 +225,7 @@ def test_credentials_in_the_source_never_reach_the_database(
     asset = session.get_one(Asset, outcome.asset_id)
     assert "hunter2" not in asset.source and "deadbeefcafe" not in asset.source
     assert "X-Amz-Expires=300" in asset.source
-    dump = _dump_text_columns(session)
+    dump = dump_rows(session)
     for secret in ("hunter2", "deadbeefcafe", "AKIAEXAMPLE"):
         assert secret not in dump
 
@@ -236,11 +237,3 @@ def _run_state(flow_run_id: uuid.UUID | None) -> State:
         state = client.read_flow_run(flow_run_id).state
     assert state is not None
     return state
-
-
-def _dump_text_columns(session: Session) -> str:
-    """Concatenate every row of the tables a source could be copied into."""
-    rows = []
-    for table in ("asset", "ingest_job", "event"):
-        rows += [str(row) for row in session.execute(text(f"SELECT * FROM {table}")).all()]
-    return "\n".join(rows)

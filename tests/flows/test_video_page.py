@@ -18,9 +18,10 @@ import flows.fetch_store
 from core.requests import AssetRequest
 from core.settings import Settings
 from flows.ingest import ingest
-from models.tables import ORIGINAL, Asset, AssetKind, File, Format, JobStatus
+from models.tables import ORIGINAL, Asset, AssetKind, AssetStatus, File, Format, JobStatus
 from tests.fixtures.audio_media import video_with_audio
 from tests.fixtures.http_server import LocalHTTPServer, ServeFile
+from tests.fixtures.video_pages import hls_playlist, mediasite_page, segment_on, ts_segment
 
 
 def test_a_video_page_is_ingested_as_its_video_titled_by_the_page(
@@ -53,3 +54,28 @@ def test_a_video_page_is_ingested_as_its_video_titled_by_the_page(
     assert original.technical["page"]["title"] == "Harbour at dawn"
     files = session.exec(select(File).where(File.asset_id == asset.id)).all()
     assert hashlib.sha256(clip.read_bytes()).hexdigest() in {file.sha256 for file in files}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_stream_segment_on_a_blocked_host_fails_the_ingest_and_is_never_fetched(
+    pipeline_settings: Settings, session: Session, http_server: LocalHTTPServer,
+    blocked_http_server: LocalHTTPServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:  # fmt: skip
+    # Mediasite reads any host: its page on the allowed host names a playlist
+    # whose second segment is on the blocked one (127.0.0.2, not allowed).
+    monkeypatch.setenv("ASSETFLOW_YTDLP_EXTRACTORS", "generic,mediasite")
+    segment = ts_segment(tmp_path / "seg.ts")
+    segments = [segment_on(http_server, segment), segment_on(blocked_http_server, segment)]
+    page_url, _ = mediasite_page(
+        tmp_path, http_server, playlist=hls_playlist(tmp_path, http_server, segments)
+    )
+
+    outcome = ingest(AssetRequest(source=page_url))
+
+    assert outcome.status == JobStatus.FAILED
+    assert outcome.error is not None
+    assert "127.0.0.2 resolves to a loopback address" in outcome.error
+    asset = session.get_one(Asset, outcome.asset_id)
+    assert (asset.status, asset.error) == (AssetStatus.FAILED, outcome.error)
+    assert session.exec(select(File).where(File.asset_id == asset.id)).all() == []
+    assert blocked_http_server.all_requests() == []

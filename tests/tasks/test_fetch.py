@@ -541,8 +541,10 @@ def test_symlink_escaping_a_root_is_forbidden(
     (root / "link.bin").symlink_to(target)
     settings = fetch_settings.model_copy(update={"local_roots": [root]})
 
-    with pytest.raises(ForbiddenSource, match=f"resolves to {target}"):
+    with pytest.raises(ForbiddenSource, match="symbolic link") as refused:
         fetch_source(str(root / "link.bin"), dest_dir=dest, settings=settings)
+
+    assert str(target) not in str(refused.value)  # where it points is not said
 
 
 def test_no_local_roots_means_no_local_sources(tmp_path: Path, dest: Path) -> None:

@@ -103,3 +103,83 @@ def test_redacting_filter_cleans_third_party_records(caplog: pytest.LogCaptureFi
         "inline https://h/y?sig=REDACTED too",
     ]
     assert len(logger.filters) == 1
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Authorization",
+        "hdnts",
+        "auth_key",
+        "md5",
+        "x-oss-signature",
+        "X-OSS-Credential",
+        "sign",
+        "jwt",
+        "session",
+        "code",
+        "private_token",
+        "X-Plex-Token",
+        "access_key",
+        "secret_key",
+        "token[]",
+        "token%5B%5D",
+        "auth[key]",
+    ],
+)
+def test_signature_parameters_of_every_spelling_are_redacted(name: str) -> None:
+    assert redact_source(f"https://h/a.mp4?w=1&{name}=s3cr3t&h=2") == (
+        f"https://h/a.mp4?w=1&{name}=REDACTED&h=2"
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # a ';' does not end a secret's value: a server may read "abc;def" as the token
+        ("https://h/a?token=abc;def&w=1", "https://h/a?token=REDACTED&w=1"),
+        # but a secret after a ';' is still found
+        ("https://h/a?w=1;sig=abc", "https://h/a?w=1;sig=REDACTED"),
+        # malformed: the userinfo still goes, however the authority is opened or closed
+        ("https://user:pa?ss@h/a", "https://h/a"),
+        ("https://user:pa#ss@h", "https://h"),
+        ("http:/user:pw@h/a", "http:/h/a"),
+        ("http:user:pw@h/a", "http:h/a"),
+        ("https:\\\\user:pw@h\\a", "https:\\\\h\\a"),
+        ("https:/\\user:pw@h/a", "https:/\\h/a"),
+        # an '@' in the path is not userinfo
+        ("https://medium.com/@someone/post", "https://medium.com/@someone/post"),
+        ("file:///srv/in/a@2x.png", "file:///srv/in/a@2x.png"),
+        ("file://user:pw@localhost/srv/a.png", "file://localhost/srv/a.png"),
+        # padding: whitespace, control and invisible characters around it
+        (" \t\u200b\ufeffhttps://u:pw@h/a?sig=1\x00\n", "https://h/a?sig=REDACTED"),
+        # a name hidden by a control character is still recognised
+        ("https://h/a?si%09g=1", "https://h/a?si%09g=REDACTED"),
+    ],
+)
+def test_hard_cases_are_redacted(source: str, expected: str) -> None:
+    assert redact_source(source) == expected
+
+
+def test_redact_text_finds_malformed_urls_inside_messages() -> None:
+    text = "cannot fetch https:\\\\u:pw@h\\x nor http:/v:pw2@h/y?token=t;k"
+
+    assert redact_text(text) == "cannot fetch https:\\\\h\\x nor http:/h/y?token=REDACTED"
+
+
+def test_redacting_filter_renders_tracebacks_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    redact_logger("tests.third_party")
+    logger = logging.getLogger("tests.third_party")
+    caplog.set_level(logging.INFO, logger="tests.third_party")
+
+    try:
+        raise ValueError("bad https://u:hunter2@h/x?X-Amz-Signature=SIGONE")
+    except ValueError:
+        logger.exception("while fetching %s", "https://h/y?sig=SIGTWO")
+
+    (record,) = caplog.records
+    assert record.exc_info is None  # no handler can render the raw exception again
+    shown = logging.Formatter().format(record)
+    assert "ValueError: bad https://h/x?X-Amz-Signature=REDACTED" in shown
+    assert "while fetching https://h/y?sig=REDACTED" in shown
+    assert "hunter2" not in shown and "SIGONE" not in shown and "SIGTWO" not in shown
