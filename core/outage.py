@@ -23,10 +23,11 @@ from core.errors import StorageUnavailable
 T = TypeVar("T")
 
 # PostgreSQL restarts in about 5 s and SeaweedFS in a few more: waits from 0.25 s
-# doubling to 4 s notice the service back within a few seconds of its return
-# without a stampede of reconnects (each wait is jittered by up to half).
+# doubling to 2 s notice the service back about a second after its return
+# (bench/bench_faults.py), one reconnect a second or two per worker thread
+# meanwhile (each wait is jittered by up to half, so they do not stampede).
 FIRST_WAIT_S = 0.25
-LONGEST_WAIT_S = 4.0
+LONGEST_WAIT_S = 2.0
 
 
 @dataclass(frozen=True)
