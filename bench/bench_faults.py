@@ -119,7 +119,7 @@ def normal_path(engine: Engine) -> None:
     print(f"  one small write, plain session      {_median_us(plain):8.0f} us")
     print(
         f"  the same write through transact     {_median_us(ridden):8.0f} us"
-        f"  (+{_median_us(ridden) - _median_us(plain):.0f} us)"
+        f"  ({_median_us(ridden) - _median_us(plain):+.0f} us)"
     )
     print(f"  lease heartbeat thread, per job     {_median_us(leased):8.0f} us")
     print(f"  claim before a store, per store     {_median_us(claimed):8.0f} us")
