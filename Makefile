@@ -4,7 +4,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 # Prefect's ephemeral server gets 20 s to start by default: too few on a busy 2-core box.
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
-PACKAGES := core flows tasks storage models deployments
+PACKAGES := api core flows tasks storage models deployments
 
 .PHONY: demo test lint format bench setup stack stack-down
 

@@ -17,7 +17,7 @@ from core.redact import normalise_source, redact_source
 DEFAULT_PROJECT = "default"
 # The texts that describe the asset (with ``tags``, columns of Asset of the same
 # names); the other fields say where the bytes are and where the asset goes.
-ASSET_TEXTS = ("title", "description", "category", "external_id")
+ASSET_TEXTS = ("title", "description", "category", "external_id", "folder")
 
 
 class AssetRequest(BaseModel):
@@ -53,6 +53,14 @@ class AssetRequest(BaseModel):
     )
     external_id: str = Field(
         default="", title="External id", description="The asset's id in your own system"
+    )
+    folder: str = Field(
+        default="", title="Folder", description="A folder of your own to file the asset in"
+    )
+    filename: str = Field(
+        default="",
+        title="Filename",
+        description="The original filename to record; empty: the one the source gives",
     )
 
     @field_validator("*", mode="before")

@@ -134,3 +134,9 @@ class Settings(BaseSettings):
     # Transcodes at once across all workers (a Prefect global concurrency limit
     # that serve/deploy create): one per 2-core worker keeps them from thrashing.
     transcode_slots: int = Field(default=1, ge=1)
+
+    # HTTP API (assetflow api): how long POST /files waits for its ingest before
+    # answering 202 with the task instead, and, when it runs ingests itself (no
+    # PREFECT_API_URL), how many at once.
+    api_sync_timeout_s: float = Field(default=30.0, ge=0.0)
+    api_ingest_workers: int = Field(default=2, ge=1)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from core.requests import AssetRequest
+from deployments.api_cli import api_command, keys_app
 from deployments.batch_cli import batch
 from deployments.gc_cli import gc
 from deployments.request_options import takes_request
@@ -34,6 +35,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The asset store's schema.", rich_markup_mode=None)
 app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
 
 AS_JSON = typer.Option("--json", help="Print JSON (see the README for its shape)")
 
@@ -95,7 +97,7 @@ def list_command(
     from deployments.render import asset_json
     from models.queries import list_assets
 
-    with _session() as session:
+    with store_session() as session:
         rows = list_assets(session=session, project=project, limit=limit)
     if as_json:
         print_json([asset_json(asset, project_name) for asset, project_name in rows])
@@ -121,7 +123,7 @@ def similar(
     from models.similarity import similar_to_asset
 
     chosen = {} if max_distance is None else {"max_distance": max_distance}
-    with _session() as session:
+    with store_session() as session:
         found = similar_to_asset(session=session, asset_id=asset_id, **chosen)
     if as_json:
         print_json([{"asset_id": other.asset_id, "distance": other.distance} for other in found])
@@ -144,7 +146,7 @@ def match(
     from models.fingerprints import SqlFingerprintIndex
     from tasks.audio.matching import match_clip
 
-    with _session() as session:
+    with store_session() as session:
         matches = match_clip(clip, index=SqlFingerprintIndex(session), top=top)
     if as_json:
         print_json(
@@ -164,7 +166,7 @@ def show_graph(asset_id: uuid.UUID, *, as_json: bool) -> None:
     from deployments.render import graph_json, render_tree
     from models.queries import load_asset_graph
 
-    with _session() as session:
+    with store_session() as session:
         graph = load_asset_graph(session=session, asset_id=asset_id)
         if graph is None:
             typer.echo(f"error: no asset {asset_id}", err=True)
@@ -176,7 +178,7 @@ def show_graph(asset_id: uuid.UUID, *, as_json: bool) -> None:
 
 
 @contextmanager
-def _session() -> Iterator[Session]:
+def store_session() -> Iterator[Session]:
     """Open a session on the configured asset store; close it and its engine after."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import DBAPIError
@@ -207,3 +209,4 @@ app.command("serve")(serve_command)
 app.command()(deploy)
 app.command()(submit)
 app.command()(job)
+app.command("api")(api_command)

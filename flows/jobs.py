@@ -39,6 +39,7 @@ from flows.lease import keep_lease, lease_ran_out, lease_until, take_over
 from models import graph
 from models.db import transact
 from models.tables import Asset, AssetStatus, IngestJob, JobKind, JobStatus
+from tasks.filenames import safe_filename
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,11 @@ def _start_ingest(
     request = AssetRequest.model_validate(
         job.input | ({"source": job.secret_source} if job.secret_source else {})
     )
-    fields: dict[str, Any] = {"source": request.redacted().source, **request.asset_fields()}
+    fields: dict[str, Any] = {
+        "source": request.redacted().source,
+        "original_filename": safe_filename(request.filename),
+        **request.asset_fields(),
+    }
     project = graph.ensure_project(session=session, name=request.project)
     try:
         asset = graph.create_asset(

@@ -155,7 +155,8 @@ def _record_original(
             asset=asset,
             kind=sniffed.kind,
             content_type=sniffed.content_type,
-            original_filename=fetched.filename,
+            # A filename the request gave wins over the one the source claims.
+            original_filename=asset.original_filename or fetched.filename,
             title=asset.title or (page.title if page else None),
         )
 

@@ -63,11 +63,25 @@ def _insert_ignoring_conflicts(session: Session, table: type[SQLModel]) -> Inser
     raise NotImplementedError(f"unsupported database dialect: {dialect}")
 
 
+# The event an asset's or a job's move into a status writes; other changes are *.changed.
+ASSET_STATUS_EVENTS = {
+    AssetStatus.READY: "asset.ready",
+    AssetStatus.FAILED: "asset.failed",
+    AssetStatus.DELETED: "asset.deleted",
+}
+JOB_STATUS_EVENTS = {JobStatus.COMPLETED: "task.completed", JobStatus.FAILED: "task.failed"}
+
+
 def record_event(
-    *, session: Session, asset_id: uuid.UUID | None, type: str, payload: dict[str, Any]
+    *,
+    session: Session,
+    asset_id: uuid.UUID | None,
+    type: str,
+    payload: dict[str, Any],
+    job_id: uuid.UUID | None = None,
 ) -> Event:
     """Add an event to the outbox in the caller's transaction."""
-    event = Event(asset_id=asset_id, type=type, payload=payload)
+    event = Event(asset_id=asset_id, job_id=job_id, type=type, payload=payload)
     session.add(event)
     return event
 
@@ -155,10 +169,11 @@ def update_asset(*, session: Session, asset: Asset, **changes: Any) -> Asset:
         setattr(asset, name, value)
     asset.updated_at = utcnow()
     session.add(asset)
+    moved_to = AssetStatus(changed["status"]) if "status" in changed else None
     record_event(
         session=session,
         asset_id=asset.id,
-        type="asset.changed",
+        type=ASSET_STATUS_EVENTS.get(moved_to, "asset.changed") if moved_to else "asset.changed",
         payload={"changed": {name: _jsonable(value) for name, value in changed.items()}},
     )
     return asset
@@ -359,9 +374,20 @@ def create_job(
 
 
 def update_job(*, session: Session, job: IngestJob, **changes: Any) -> IngestJob:
-    """Change fields of a job and stamp its update time."""
+    """Change fields of a job and stamp its update time; its end writes task.completed/failed."""
+    ended = changes.get("status") in JOB_STATUS_EVENTS and changes["status"] != job.status
     for name, value in changes.items():
         setattr(job, name, value)
     job.updated_at = utcnow()
     session.add(job)
+    if ended:
+        # Flushed first: the event's foreign key needs the job's row.
+        session.flush()
+        record_event(
+            session=session,
+            asset_id=job.asset_id,
+            job_id=job.id,
+            type=JOB_STATUS_EVENTS[JobStatus(job.status)],
+            payload={"task_id": str(job.id), "status": str(job.status), "error": job.error},
+        )
     return job

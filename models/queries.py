@@ -63,7 +63,7 @@ def load_asset_graph(*, session: Session, asset_id: uuid.UUID) -> AssetGraph | N
         select(IngestJob).where(IngestJob.asset_id == asset_id).order_by(col(IngestJob.created_at))
     ).all()
     events = session.exec(
-        select(Event).where(Event.asset_id == asset_id).order_by(col(Event.created_at))
+        select(Event).where(Event.asset_id == asset_id).order_by(col(Event.id))
     ).all()
     return AssetGraph(
         asset=asset,

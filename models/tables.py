@@ -14,7 +14,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -98,6 +107,7 @@ def size_format(edge: int) -> str:
 class Project(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     name: str = Field(sa_type=String(200), unique=True, index=True)
+    description: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = _timestamp()
 
 
@@ -288,11 +298,36 @@ class IngestJob(SQLModel, table=True):
     updated_at: datetime = _timestamp()
 
 
-# The outbox: asset events written in the same transaction as the change.
+# The outbox: asset and job events written in the same transaction as the change.
+# ``id`` only grows (an identity on PostgreSQL, AUTOINCREMENT on SQLite, never
+# reused): readers page by it and a receiver drops a duplicate by it. Ids are
+# handed out at insert, not at commit, so a reader that has seen id N may still
+# see a smaller id commit later: a sender tracks delivery per row, not a high-water mark.
 class Event(SQLModel, table=True):
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(
+        default=None,
+        primary_key=True,
+        sa_type=BigInteger().with_variant(Integer(), "sqlite"),
+    )
     asset_id: uuid.UUID | None = Field(default=None, foreign_key="asset.id", index=True)
+    job_id: uuid.UUID | None = Field(default=None, foreign_key="ingest_job.id", index=True)
     type: str = Field(sa_type=String(64))
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     created_at: datetime = _timestamp()
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# A key to the HTTP API: only its SHA-256 is kept; the key itself is shown once.
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_key"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(sa_type=String(200))
+    # The key's public part (it starts every key), looked up before the hash is compared.
+    prefix: str = Field(sa_type=String(32), unique=True, index=True)
+    key_sha256: str = Field(sa_type=String(64))
+    scopes: list[str] = Field(default_factory=list, sa_type=JSONType)
+    created_at: datetime = _timestamp()
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -37,6 +37,7 @@ def test_blank_and_missing_texts_mean_not_given() -> None:
         "description": None,
         "category": None,
         "external_id": None,
+        "folder": None,
         "tags": ["a"],
     }
 

@@ -97,13 +97,14 @@ def test_a_url_is_stored_by_content_and_recorded_as_a_complete_graph(
     assert (job.status, job.progress, job.asset_id) == (JobStatus.COMPLETED, 100, asset.id)
     assert _run_state(job.flow_run_id).type == StateType.COMPLETED
     events = session.execute(
-        select(Event.type).where(Event.asset_id == asset.id).order_by(Event.created_at)
+        select(Event.type).where(Event.asset_id == asset.id).order_by(Event.id)
     ).scalars()
     assert list(events) == [
         "asset.created",
         "asset.changed",  # processing
         "asset.changed",  # kind, content type, filename of the original
-        "asset.changed",  # ready and processed
+        "asset.ready",  # ready and processed
+        "task.completed",
     ]
 
 
@@ -135,6 +136,7 @@ def test_an_identifier_used_twice_is_a_conflict_that_writes_nothing_but_its_fail
     )
     first = ingest(AssetRequest(source=url, identifier="episode-1"))
     rows_before = [_count(session, table) for table in (Asset, Event, File)]
+    asset_events = _count(session, Event, Event.job_id.is_(None))  # type: ignore[union-attr]
 
     again = ingest(AssetRequest(source=url, identifier="episode-1", title="other"))
 
@@ -143,7 +145,14 @@ def test_an_identifier_used_twice_is_a_conflict_that_writes_nothing_but_its_fail
         f"identifier 'episode-1' is already used in project 'default' by asset {first.asset_id}"
     )
     assert again.existing_asset_id == first.asset_id
-    assert [_count(session, table) for table in (Asset, Event, File)] == rows_before
+    # Only the failed job's own event: task.failed.
+    assert [_count(session, table) for table in (Asset, Event, File)] == [
+        rows_before[0],
+        rows_before[1] + 1,
+        rows_before[2],
+    ]
+    assert _count(session, Event, Event.job_id.is_(None)) == asset_events  # type: ignore[union-attr]
+    assert _count(session, Event, Event.job_id == again.job_id, Event.type == "task.failed") == 1
     job = session.get_one(IngestJob, again.job_id)
     assert (job.status, job.error, job.asset_id) == (JobStatus.FAILED, again.error, None)
     state = _run_state(job.flow_run_id)

@@ -1,0 +1,77 @@
+"""The FastAPI app: its routes, its error shape, and the parts it starts and stops.
+
+    create_app(settings, runner=...)   for tests and embedding
+    app_from_environment()             what ``assetflow api`` serves (uvicorn factory)
+
+With PREFECT_API_URL set, ingests go to the deployment's workers; without
+it, this process runs them in a bounded pool (api/runner.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from api.context import AppContext
+from api.errors import ErrorBody, install_error_handlers
+from api.routes import assets, content, events, files, health, projects, tasks
+from api.runner import EmbeddedRunner, IngestRunner, PrefectRunner
+from core.settings import Settings
+from models.db import make_engine
+
+RunnerFactory = Callable[[Engine, Settings], IngestRunner]
+
+
+def embedded_runner(engine: Engine, settings: Settings) -> IngestRunner:
+    """Run ingests in this process."""
+    return EmbeddedRunner(engine, settings, workers=settings.api_ingest_workers)
+
+
+def prefect_runner(engine: Engine, _settings: Settings) -> IngestRunner:
+    """Send ingests to the Prefect deployment's workers."""
+    return PrefectRunner(engine)
+
+
+def create_app(settings: Settings, *, runner: RunnerFactory = embedded_runner) -> FastAPI:
+    """Build the API over the asset store of ``settings``; ``runner`` makes who runs ingests."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        ingest_runner = runner(engine, settings)
+        app.state.context = AppContext(settings=settings, engine=engine, runner=ingest_runner)
+        await anyio.to_thread.run_sync(ingest_runner.recover)
+        try:
+            yield
+        finally:
+            ingest_runner.close()
+            engine.dispose()
+
+    app = FastAPI(
+        title="assetflow",
+        summary="Self-hosted media ingestion: create assets from URLs, read their graphs.",
+        version="1",
+        lifespan=lifespan,
+        responses={
+            401: {"model": ErrorBody, "description": "No key, or an unknown or revoked one"},
+            403: {"model": ErrorBody, "description": "The key lacks the scope named"},
+            422: {"model": ErrorBody, "description": "A field is missing or wrong"},
+            500: {"model": ErrorBody, "description": "An internal error, with an id to look up"},
+        },
+    )
+    install_error_handlers(app)
+    for module in (health, files, content, tasks, projects, assets, events):
+        app.include_router(module.router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Build the app from ASSETFLOW_* settings; ingests go to Prefect if PREFECT_API_URL is set."""
+    from prefect.settings import PREFECT_API_URL
+
+    mode = prefect_runner if PREFECT_API_URL.value() else embedded_runner
+    return create_app(Settings(), runner=mode)
