@@ -1,7 +1,7 @@
 """asset.lease_expires_at and blob.claimed_at: take over dead runs, collect orphaned objects
 
 Revision ID: f4a1c7e2b9d3
-Revises: b3c1d2e4f5a6
+Revises: c7e2a91d4b30
 Create Date: 2026-12-01 17:50:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "f4a1c7e2b9d3"
-down_revision: str | None = "b3c1d2e4f5a6"
+down_revision: str | None = "c7e2a91d4b30"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
