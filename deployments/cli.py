@@ -22,6 +22,7 @@ from core.kinds import AssetKind
 from core.requests import AssetRequest
 from deployments.api_cli import api_command, keys_app
 from deployments.batch_cli import batch
+from deployments.gc_cli import gc
 from deployments.request_options import takes_request
 from deployments.service_cli import deploy, job, serve_command, submit
 
@@ -229,6 +230,7 @@ def store_session() -> Iterator[Session]:
 
 
 app.command()(batch)
+app.command()(gc)
 app.command("serve")(serve_command)
 app.command()(deploy)
 app.command()(submit)

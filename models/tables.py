@@ -166,6 +166,9 @@ class Asset(AssetBase, table=True):
     # A BlurHash string UIs paint before the image loads (images only).
     placeholder: str | None = Field(default=None, sa_type=String(128))
     error: str | None = Field(default=None, sa_type=Text)
+    # While processing: when its run's lease runs out unless renewed (flows/lease.py);
+    # a processing asset past it belongs to a run that died, and may be taken over.
+    lease_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 
@@ -224,7 +227,9 @@ class FileSet(SQLModel, table=True):
     created_at: datetime = _timestamp()
 
 
-# Table of blobs: one row per stored content; the same bytes are stored once.
+# Table of blobs: one row per stored content; the same bytes are stored once. The
+# row is written (claimed) before its object is stored, so a crash in between
+# leaves a row that garbage collection finds (models/gc.py).
 class Blob(SQLModel, table=True):
     sha256: str = Field(sa_type=String(64), primary_key=True)
     md5: str = Field(sa_type=String(32))
@@ -233,6 +238,9 @@ class Blob(SQLModel, table=True):
     backend: str = Field(sa_type=String(16))
     bucket: str = Field(sa_type=String(1024))
     key: str = Field(sa_type=String(256))
+    # When an ingest last said it is about to store or refer to this content:
+    # garbage collection leaves the object alone for a grace period after it.
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _timestamp()
 
 
