@@ -6,7 +6,7 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -79,6 +79,21 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("webhook_retry_schedule_s", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_an_attempt(self) -> Settings:
+        # A lease that lapsed while its attempt was still waiting for an answer
+        # would let a second sender post the same delivery at the same time.
+        if self.webhook_lease_s <= self.webhook_timeout_s:
+            raise ValueError("webhook_lease_s must be longer than webhook_timeout_s")
+        return self
+
     @field_validator("ytdlp_extractors", mode="before")
     @classmethod
     def _split_extractors(cls, value: object) -> object:
@@ -133,7 +148,7 @@ class Settings(BaseSettings):
     # delivery, each stretched or shrunk by up to a fifth at random (jitter);
     # after the last, the delivery is given up. The default is Svix's schedule
     # (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h): retries span about 27 hours.
-    webhook_retry_schedule_s: list[float] = Field(
+    webhook_retry_schedule_s: Annotated[list[float], NoDecode] = Field(
         default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0]
     )
     # One attempt's connect and read limit; the receiver answers within it or it is a failure.
