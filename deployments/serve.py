@@ -5,6 +5,8 @@
                                    Settings.batch_manifest names one
     reprocess-asset/reprocess-asset  a new recipe on stored originals
     reconcile-jobs/reconcile-jobs  every 5 minutes: jobs follow runs that died silently
+    deliver-webhooks/deliver-webhooks  every minute: send due webhook deliveries (a run
+                                   sends for most of the minute)
 
 ``serve`` runs them all in this process (``assetflow serve``, the single-machine
 case). ``deploy_to_pool`` applies them to the process work pool
@@ -38,6 +40,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INGEST_DEPLOYMENT = "ingest-asset/ingest-asset"
 # Jobs follow dead runs within this even when nobody polls them (get_job reconciles at once).
 RECONCILE_EVERY = timedelta(minutes=5)
+# A deliver-webhooks run starts this often and sends for most of it (flows/deliver_webhooks.py).
+DELIVER_WEBHOOKS_EVERY = timedelta(minutes=1)
 # Seconds between a serve process's polls for runs to start (Prefect's default is
 # 10): a submitted run starts within this.
 POLL_S = 2.0
@@ -69,7 +73,7 @@ class DeploymentSpec:
 
 
 def deployment_specs(settings: Settings) -> list[DeploymentSpec]:
-    """List the deployments for these settings: ingest, batch, reprocess, reconcile."""
+    """List the deployments for these settings: ingest, batch, reprocess, reconcile, webhooks."""
     schedules: list[Schedule] = []
     if settings.batch_manifest:
         schedules.append(
@@ -101,6 +105,14 @@ def deployment_specs(settings: Settings) -> list[DeploymentSpec]:
             name="reconcile-jobs",
             description="Fail the jobs whose flow runs died without ending them.",
             schedules=[Interval(RECONCILE_EVERY)],
+        ),
+        DeploymentSpec(
+            entrypoint="flows.deliver_webhooks.deliver_webhooks_flow",
+            name="deliver-webhooks",
+            description="Send due webhook deliveries, signed, with retries (Standard Webhooks).",
+            schedules=[Interval(DELIVER_WEBHOOKS_EVERY)],
+            # One sender per minute is plenty; a late run does not pile onto the next.
+            concurrency_limit=1,
         ),
     ]
 

@@ -91,21 +91,30 @@ def deliver_round(
     return len(claimed)
 
 
-def run_sender(engine: Engine, settings: Settings, stop: threading.Event) -> None:
-    """Send rounds until ``stop`` is set; wait ``webhook_poll_s`` when nothing was due."""
+def run_sender(
+    engine: Engine, settings: Settings, stop: threading.Event, *, for_s: float | None = None
+) -> int:
+    """Send rounds until ``stop`` is set (or ``for_s`` seconds passed); return the attempts made.
+
+    Waits ``webhook_poll_s`` between rounds when nothing was due.
+    """
+    deadline = None if for_s is None else time.monotonic() + for_s
+    attempts = 0
     with (
         webhook_client(settings) as client,
         ThreadPoolExecutor(settings.webhook_concurrency, thread_name_prefix="webhook") as pool,
     ):
-        while not stop.is_set():
+        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
             try:
                 sent = deliver_round(engine, settings, client, pool)
             except OperationalError as exc:
                 # The database is away or busy: nothing is lost, the next round tries again.
                 logger.warning("webhook sender: the database failed, trying again: %s", exc)
                 sent = 0
+            attempts += sent
             if not sent:
                 stop.wait(settings.webhook_poll_s)
+    return attempts
 
 
 class WebhookSender:

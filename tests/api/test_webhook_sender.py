@@ -24,16 +24,18 @@ from sqlmodel import select
 from api.webhooks.sender import WebhookSender
 from api.webhooks.subscriptions import EVENT_TYPES, create_subscription
 from core.settings import Settings
+from flows.deliver_webhooks import deliver_webhooks_flow
 from models import graph
-from models.db import new_session
+from models.db import make_engine, new_session
 from models.tables import DeliveryStatus, Event, WebhookAttempt, WebhookDelivery
 from tests.fixtures.http_server import LocalHTTPServer
+from tests.fixtures.pipeline import export_settings
 from tests.fixtures.webhook_receiver import WebhookReceiver
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def _settings(database_url: str, **changes: object) -> Settings:
+def _settings(database_url: str, *, concurrency: int = 8) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
@@ -42,7 +44,7 @@ def _settings(database_url: str, **changes: object) -> Settings:
         webhook_poll_s=0.02,
         webhook_timeout_s=1.0,
         webhook_lease_s=1.5,
-        **changes,
+        webhook_concurrency=concurrency,
     )
 
 
@@ -105,7 +107,7 @@ def test_a_thousand_events_arrive_none_lost_in_order_per_asset(
     written = _events(engine, assets=50, per_asset=20)
     assert sum(map(len, written.values())) == 1000
 
-    sender = WebhookSender(engine, _settings(database_url, webhook_concurrency=16))
+    sender = WebhookSender(engine, _settings(database_url, concurrency=16))
     sender_factory.append(sender)
     sender.start()
 
@@ -216,3 +218,23 @@ def test_a_receiver_on_a_refused_address_hears_nothing(
     assert attempt.status_code is None
     assert "loopback address 127.0.0.2" in (attempt.error or "")
     assert blocked_http_server.all_requests() == []
+
+
+def test_the_deliver_webhooks_flow_sends_what_is_due(
+    prefect_server: None,
+    sqlite_url: str,
+    http_server: LocalHTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = make_engine(sqlite_url)
+    receiver = WebhookReceiver()
+    receiver.secret = _subscribe(engine, http_server.route(f"/{uuid.uuid4().hex}", receiver))
+    written = _events(engine, assets=2, per_asset=3)
+    # The flow reads its settings from the environment, as a worker's run would.
+    export_settings(monkeypatch, _settings(sqlite_url))
+
+    state = deliver_webhooks_flow(for_s=1.0, return_state=True)
+
+    assert state.is_completed() and state.result() == 6
+    assert _in_order_per_asset(receiver) == written
+    engine.dispose()

@@ -116,8 +116,15 @@ def test_without_a_manifest_the_batch_runs_only_when_asked() -> None:
     deployments = _by_name(Settings(batch_manifest=None))
 
     assert deployments["batch-ingest"].schedules == []
-    assert set(deployments) == {"ingest-asset", "batch-ingest", "reprocess-asset", "reconcile-jobs"}
+    assert set(deployments) == {
+        "ingest-asset",
+        "batch-ingest",
+        "reprocess-asset",
+        "reconcile-jobs",
+        "deliver-webhooks",
+    }
     assert deployments["reconcile-jobs"].schedules[0].schedule.interval.total_seconds() == 300
+    assert deployments["deliver-webhooks"].schedules[0].schedule.interval.total_seconds() == 60
 
 
 def test_reprocess_asset_shows_the_recipe_as_a_form() -> None:
