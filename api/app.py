@@ -11,7 +11,6 @@ a thread (api/webhooks/sender.py).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -21,13 +20,11 @@ from sqlalchemy import Engine
 
 from api.context import AppContext
 from api.errors import ErrorBody, install_error_handlers
-from api.routes import assets, events, files, health, projects, tasks, webhooks
+from api.routes import assets, content, events, files, health, projects, tasks, webhooks
 from api.runner import EmbeddedRunner, IngestRunner, PrefectRunner
 from api.webhooks.sender import WebhookSender
 from core.settings import Settings
 from models.db import make_engine
-
-logger = logging.getLogger("assetflow.api")
 
 RunnerFactory = Callable[[Engine, Settings], IngestRunner]
 
@@ -80,7 +77,7 @@ def create_app(
         },
     )
     install_error_handlers(app)
-    for module in (health, files, tasks, projects, assets, events, webhooks):
+    for module in (health, files, content, tasks, projects, assets, events, webhooks):
         app.include_router(module.router)
     return app
 

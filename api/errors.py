@@ -10,7 +10,6 @@ An unexpected exception is logged with its traceback under an id that the
 
 from __future__ import annotations
 
-import logging
 import uuid
 from typing import Any
 
@@ -20,7 +19,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
-logger = logging.getLogger("assetflow.api")
+from core.logs import get_logger
+
+logger = get_logger("api")
 
 # Where a request field sits, as FastAPI names it: dropped from the field's name.
 _LOCATIONS = {"body", "query", "path", "header"}

@@ -11,7 +11,7 @@ import uuid
 
 import anyio
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api.context import AppContext
 from api.errors import ApiError
@@ -21,9 +21,8 @@ from api.views import load_task
 from api.webhooks.subscriptions import TASK_EVENT_TYPES, create_subscription
 from core.requests import AssetRequest
 from flows.jobs import create_ingest_job, new_ingest_job
-from models import graph
 from models.db import new_session
-from models.tables import AssetStatus, IngestJob, JobStatus, Project
+from models.tables import Asset, AssetStatus, IngestJob, JobStatus, Project
 
 # Seconds between reads of a job's row while a synchronous create waits for it.
 WAIT_POLL_S = 0.1
@@ -36,12 +35,11 @@ def _refuse_a_used_identifier(engine: Engine, request: AssetRequest) -> None:
     An asset whose ingest failed may be ingested again under its identifier.
     """
     with new_session(engine) as session:
-        project = session.exec(select(Project).where(Project.name == request.project)).one_or_none()
-        if project is None:
-            return
-        asset = graph.find_asset(
-            session=session, project_id=project.id, identifier=request.asset_identifier
-        )
+        asset = session.exec(
+            select(Asset)
+            .join(Project, col(Project.id) == col(Asset.project_id))
+            .where(Project.name == request.project, Asset.identifier == request.asset_identifier)
+        ).one_or_none()
     if asset is not None and asset.status != AssetStatus.FAILED:
         raise ApiError(
             409,
@@ -87,8 +85,8 @@ def start_ingest(
     *,
     idempotency_key: str | None,
     webhook_url: str | None = None,
-) -> uuid.UUID:
-    """Write the ingest's job and start its run; return the job's id.
+) -> IngestJob:
+    """Write the ingest's job and queue its run; return the job as written.
 
     The same idempotency key returns the same job (its run started if it had
     none yet). Raises ApiError 409 for a used identifier, 503 when the run
@@ -106,7 +104,7 @@ def start_ingest(
             raise ApiError(
                 503, f"the ingest could not be started: {exc}", task_id=str(job.id)
             ) from exc
-    return job.id
+    return job
 
 
 def sync_wait_s(settings_limit: float, prefer: str | None) -> float:

@@ -17,7 +17,6 @@ pipeline.
 from __future__ import annotations
 
 import contextvars
-import logging
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -27,13 +26,14 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from core.errors import PermanentError, TransientError
+from core.logs import get_logger
 from core.requests import AssetRequest
 from core.settings import Settings
 from models.db import new_session
 from models.tables import IngestJob, JobKind, JobStatus
 from tasks.retrying import RetryPolicy
 
-logger = logging.getLogger("assetflow.api")
+logger = get_logger("api")
 
 # Threads creating flow runs on the Prefect server: a creation is a few round trips.
 DISPATCHERS = 4

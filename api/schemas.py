@@ -158,6 +158,7 @@ class FileObject(BaseModel):
     filename: str | None
     status: AssetStatus
     error: str | None
+    download_url: str = Field(description="Where the original's bytes are: GET it with the key")
     created: datetime
     updated: datetime
 

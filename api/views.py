@@ -98,6 +98,7 @@ def file_object(asset: Asset, project: str, original: tuple[Format, File] | None
         filename=asset.original_filename,
         status=asset.status,
         error=asset.error,
+        download_url=f"/files/{asset.id}/content",
         created=asset.created_at,
         updated=asset.updated_at,
     )

@@ -13,16 +13,17 @@ from models.db import new_session
 from models.fingerprints import record_fingerprint, remove_track_fingerprints
 from models.tables import AUDIO_FRAGMENT, WAVEFORM, Asset
 from tasks.audio.derive import AudioDerivatives, AudioOptions, derive_audio
+from tasks.video import MediaProbe
 
 WAVEFORM_CONTENT_TYPE = "application/json"
 
 
 @step("derive-audio")
 def derive_audio_task(
-    original: Path, *, out_dir: Path, options: AudioOptions
+    original: Path, *, out_dir: Path, probe: MediaProbe, options: AudioOptions
 ) -> AudioDerivatives | None:
-    """Run the audio recipe on the original; None when it has no audio stream."""
-    return derive_audio(original, out_dir=out_dir, options=options)
+    """Decode the original's audio once into fragments, fingerprints and waveform."""
+    return derive_audio(original, out_dir=out_dir, probe=probe, options=options)
 
 
 def audio_step(context: DeriveContext, options: AudioOptions, key: str) -> None:
@@ -30,7 +31,11 @@ def audio_step(context: DeriveContext, options: AudioOptions, key: str) -> None:
     derived = None
     if context.media.audio is not None:
         derived = derive_audio_task.run(
-            context.mode, context.original, out_dir=context.work_dir / "audio", options=options
+            context.mode,
+            context.original,
+            out_dir=context.work_dir / "audio",
+            probe=context.media,
+            options=options,
         )
     if derived is None:
         get_run_logger().info("no audio stream: no fragments or fingerprints")

@@ -15,7 +15,7 @@ from pathlib import Path
 from prefect import get_run_logger
 from sqlalchemy import Engine
 
-from core.errors import IdentifierConflict
+from core.errors import IdentifierConflict, IngestError
 from core.settings import Settings
 from flows.fetch_store import FetchResult, fetch_step, store_step
 from flows.jobs import JobOutcome, StartedJob, fail_job, forget_source, run_job, start_ingest
@@ -23,6 +23,7 @@ from flows.recipes import RecipeOptions, run_recipe
 from flows.runtime import DeriveContext, StepMode, current_flow_run_id
 from models import graph
 from models.db import new_session
+from models.fingerprints import remove_track_fingerprints
 from models.tables import ORIGINAL, Asset, JobStatus
 from storage.stored import StoredObject
 from tasks.sniff import Sniffed, check_declared_media, sniff_file
@@ -97,7 +98,23 @@ def _ingest(
             original_sha256=fetched.sha256,
             work_dir=work_dir,
         )
-        run_recipe(context, recipe)
+        try:
+            run_recipe(context, recipe)
+        except IngestError:
+            _forget_formats(engine, started.asset_id)
+            raise
+
+
+def _forget_formats(engine: Engine, asset_id: uuid.UUID) -> None:
+    """Drop what a failed ingest recorded: the asset keeps its row and its error, no formats.
+
+    The stored bytes nothing refers to any more are the garbage collector's.
+    """
+    with new_session(engine) as session:
+        asset = session.get_one(Asset, asset_id)
+        graph.remove_formats_named_like(session=session, asset=asset, prefix="")
+        remove_track_fingerprints(session=session, asset_id=asset_id)
+        session.commit()
 
 
 def _record_original(

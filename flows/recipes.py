@@ -67,12 +67,12 @@ VIDEO_FORM = {
         "Poster candidates",
         "Where poster frames are tried, as fractions of the duration; black ones are passed over",
     ),
-    "time_limit_factor": (
-        "Time limit factor",
-        "The transcode may take this many times the video's duration",
+    "time_limit_s_per_mib": (
+        "Time limit per MiB (s)",
+        "The transcode may take this long for each MiB of the video file, on top of the least",
     ),
     "min_time_limit_s": ("Least time limit (s)", "The transcode may take at least this long"),
-    "time_limit_s": ("Time limit (s)", "Empty: from the duration, as above"),
+    "time_limit_s": ("Time limit (s)", "Empty: from the file's size, as above"),
 }
 AUDIO_FORM = {
     "fragment_s": ("Fragment length (s)", "The audio is cut into fragments this long"),

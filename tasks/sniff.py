@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import mimetypes
-import subprocess
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any, Literal
 
 from PIL import Image, UnidentifiedImageError
 
-from core.errors import UnsupportedMedia
+from core.errors import MediaTimeout, UnsupportedMedia
 from core.kinds import AssetKind
 from tasks.images.limits import (
     DEFAULT_MAX_DECODED_BYTES,
@@ -37,6 +36,7 @@ from tasks.images.limits import (
 )
 from tasks.images.raw import camera_raw_type, may_be_raw
 from tasks.libmagic import HEAD_BYTES, OCTET_STREAM, libmagic_type
+from tasks.media_command import run_ffprobe
 
 Judge = Literal["libmagic", "pillow", "libraw", "ffprobe", "text", "nothing"]
 
@@ -57,6 +57,13 @@ _HEADER_ONLY_FORMATS = frozenset({"WMF", "EMF", "EPS"})
 _WEAK_SIGNATURES = {"TGA": "image/x-tga"}
 # Claims that say nothing about the content.
 _NO_CLAIM = frozenset({"", OCTET_STREAM, "binary/octet-stream", "application/x-download"})
+# An HLS playlist names other files for a player to fetch: it is a text
+# document, never media. ffmpeg skips an ID3v2 tag before it probes, so a
+# playlist behind one is a playlist all the same.
+HLS_PLAYLIST = "application/vnd.apple.mpegurl"
+_HLS_SIGNATURE = b"#EXTM3U"
+_ID3_HEADER_BYTES = 10
+_ID3_FOOTER_FLAG = 0x10
 # Registered names of what ffprobe's demuxers read, where the demuxer's own name is not one.
 _CONTAINER_TYPES = {
     "mpegts": "video/mp2t",
@@ -73,18 +80,6 @@ _CONTAINER_TYPES = {
     "caf": "audio/x-caf",
     "wv": "audio/x-wavpack",
 }
-
-# Demuxers the sniffer lets ffprobe try: self-contained containers and streams
-# only. Never hls, dash, concat, image2 or any other demuxer that opens a
-# second input; devices are not demuxers of files either.
-SNIFF_DEMUXERS = (
-    "mov", "matroska", "avi", "mpeg", "mpegts", "mpegvideo", "m4v", "h264", "hevc", "flv",
-    "asf", "ogg", "wav", "w64", "aiff", "flac", "mp3", "aac", "ac3", "eac3", "dts", "truehd",
-    "amr", "au", "caf", "wv", "ape", "tta", "mpc", "mpc8", "dsf", "gsm", "voc", "rm", "nut",
-    "mxf", "gxf", "dv", "ivf", "obu", "yuv4mpegpipe", "flic", "wtv", "smk", "bink", "swf",
-    "vc1", "nsv", "xwma", "mtv", "thp", "roq",
-)  # fmt: skip
-FFPROBE_TIMEOUT_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -147,6 +142,8 @@ def check_declared_media(sniffed: Sniffed) -> None:
 def _recognise(path: Path, head: bytes, claimed: str | None) -> Sniffed:
     if not head:
         return Sniffed(OCTET_STREAM, AssetKind.OTHER, certain=False, recognised_by="nothing")
+    if _is_hls_playlist(head):
+        return Sniffed(HLS_PLAYLIST, AssetKind.DOCUMENT, recognised_by="text")
     told = libmagic_type(head)
     if told == _SVG:
         return Sniffed(told, AssetKind.IMAGE)
@@ -174,6 +171,17 @@ def _recognise(path: Path, head: bytes, claimed: str | None) -> Sniffed:
         # enough to contradict a claim.
         return Sniffed(told, AssetKind.OTHER, certain=False)
     return Sniffed(told, _kind_of(told))
+
+
+def _is_hls_playlist(head: bytes) -> bool:
+    """Tell whether the bytes are an HLS playlist, behind an ID3v2 tag or not."""
+    if head.startswith(b"ID3") and len(head) >= _ID3_HEADER_BYTES:
+        size = 0
+        for byte in head[6:10]:  # a syncsafe integer: 7 bits a byte
+            size = size << 7 | (byte & 0x7F)
+        footer = _ID3_HEADER_BYTES if head[5] & _ID3_FOOTER_FLAG else 0
+        head = head[_ID3_HEADER_BYTES + size + footer :]
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(_HLS_SIGNATURE)
 
 
 def _kind_of(content_type: str) -> AssetKind:
@@ -255,23 +263,16 @@ def _is_cover(stream: dict[str, Any]) -> bool:
 
 
 def ffprobe_streams(path: Path) -> tuple[str, list[dict[str, Any]]] | None:
-    """Probe a file's container and streams with ffprobe, safely; None if it reads neither.
+    """Probe a file's container and streams with the guarded ffprobe; None if it reads neither.
 
-    Only the file itself may be opened (``-protocol_whitelist file``), only by
-    the demuxers of SNIFF_DEMUXERS (no playlist or concat demuxer can name a
-    second input), and the run has a time limit.
+    Only the file itself may be opened, only by a self-contained demuxer (no
+    playlist or concat demuxer can name a second input), within a time limit:
+    see tasks/media_command.py.
     """
-    command = [
-        "ffprobe", "-hide_banner", "-v", "error",
-        "-protocol_whitelist", "file", "-format_whitelist", ",".join(SNIFF_DEMUXERS),
-        "-show_entries", "format=format_name:stream=codec_type:stream_disposition=attached_pic",
-        "-of", "json", f"file:{path.resolve()}",
-    ]  # fmt: skip
+    entries = "format=format_name:stream=codec_type:stream_disposition=attached_pic"
     try:
-        done = subprocess.run(
-            command, capture_output=True, timeout=FFPROBE_TIMEOUT_S, check=False, text=True
-        )
-    except subprocess.TimeoutExpired:
+        done = run_ffprobe(path, show=["-show_entries", entries])
+    except MediaTimeout:
         return None
     if done.returncode != 0:
         return None

@@ -76,12 +76,12 @@ async def create_file(
 ) -> FileObject | JSONResponse:
     """Ingest a URL and answer with the file once stored; 202 with the task if it takes longer."""
     wait_s = sync_wait_s(context.settings.api_sync_timeout_s, prefer)
-    job_id = await anyio.to_thread.run_sync(
+    job = await anyio.to_thread.run_sync(
         functools.partial(
             start_ingest, context, asset_request(body), idempotency_key=idempotency_key
         )
     )
-    task = await wait_for_task(context, job_id, wait_s)
+    task = await wait_for_task(context, job.id, wait_s)
     if task.status == JobStatus.FAILED:
         raise ApiError(422, task.error or "the ingest failed", field="url", task_id=str(task.id))
     if task.status != JobStatus.COMPLETED or task.file is None:

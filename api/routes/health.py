@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import APIRouter
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -11,11 +9,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.context import Context
 from api.errors import ApiError, ErrorBody
 from api.schemas import Health
+from core.logs import get_logger
 from models.db import new_session
 from storage import open_store
 
 router = APIRouter(tags=["health"])
-logger = logging.getLogger("assetflow.api")
+logger = get_logger("api")
 
 # A key no object has: stat() answers None for it when the store is reachable.
 PROBE_KEY = "healthz/probe"

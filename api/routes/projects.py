@@ -125,10 +125,10 @@ async def create_project_asset(
             body.model_dump(exclude={"url", "s3"})
             | {"source": source, "project": project.name, "filename": media.filename}
         )
-        job_id = await anyio.to_thread.run_sync(
+        job = await anyio.to_thread.run_sync(
             functools.partial(start_ingest, context, request, idempotency_key=idempotency_key)
         )
-        task = await wait_for_task(context, job_id, wait_s)
+        task = await wait_for_task(context, job.id, wait_s)
         if task.status == JobStatus.FAILED:
             raise ApiError(
                 422, task.error or "the ingest failed", field="url", task_id=str(task.id)

@@ -17,7 +17,7 @@ from api.keys import Scope
 from api.routes.files import IdempotencyKey, asset_request
 from api.routes.webhooks import webhook_created
 from api.schemas import TaskCreate, TaskObject
-from api.views import load_task
+from api.views import load_task, task_object
 from api.webhooks.receivers import refuse_a_blocked_receiver
 from models.db import new_session
 from models.tables import WebhookSubscription
@@ -37,7 +37,7 @@ async def create_task(
     """Start an ingest and answer at once with its task (and its webhook's secret, if any)."""
     if body.webhook_url is not None:
         refuse_a_blocked_receiver(body.webhook_url, context.settings.allowed_networks)
-    job_id = await anyio.to_thread.run_sync(
+    job = await anyio.to_thread.run_sync(
         functools.partial(
             start_ingest,
             context,
@@ -46,8 +46,13 @@ async def create_task(
             webhook_url=body.webhook_url,
         )
     )
-    task = await anyio.to_thread.run_sync(read_task, context.engine, job_id)
-    subscription = await anyio.to_thread.run_sync(_task_subscription, context, job_id)
+    # The job as written: a repeated idempotency key's job may have moved on since.
+    task = (
+        task_object(job)
+        if job.status == "pending"
+        else await anyio.to_thread.run_sync(read_task, context.engine, job.id)
+    )
+    subscription = await anyio.to_thread.run_sync(_task_subscription, context, job.id)
     if subscription is not None:
         task = task.model_copy(update={"webhook": webhook_created(subscription)})
     response.headers["Location"] = f"/tasks/{task.id}"

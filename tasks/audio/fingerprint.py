@@ -1,22 +1,22 @@
 """Chromaprint fingerprints: the raw time-indexed sequence and AcoustID's compressed string.
 
-fpcalc (Chromaprint's own tool) decodes and fingerprints; pyacoustid's
-``chromaprint`` module encodes the compressed string from the raw items, so a
+Chromaprint (libchromaprint through pyacoustid's ``chromaprint`` module) is fed
+the PCM of the one guarded decode (tasks/audio/decode.py): fpcalc cannot be
+told which demuxers and protocols it may use, so it is not run. The result is
+the same as fpcalc's. The compressed string is encoded from the raw items, so a
 slice of a track's raw sequence gets its own valid compressed string.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import chromaprint
 
-from core.errors import CorruptMedia, UnsupportedMedia
-from tasks.audio._proc import run_tool, summarise_stderr
-from tasks.audio.probe import probe_audio
+from core.errors import UnsupportedMedia
+from tasks.audio.decode import decode_audio, pcm_rate
+from tasks.video.probe import MediaProbe, probe_media
 
 # Chromaprint's default algorithm (TEST2, fpcalc "-algorithm 2") resamples to
 # 11025 Hz and slides a 4096-sample frame by 4096 - 4096 * 2 // 3 = 1365
@@ -66,38 +66,41 @@ def decode_compressed(compressed: str) -> list[int]:
     return [item & 0xFFFFFFFF for item in raw]
 
 
-def fingerprint_file(path: Path, *, max_duration_s: float | None = None) -> Fingerprint:
+class Chromaprinter:
+    """Chromaprint of mono s16le PCM fed in blocks, at the rate the decode wrote it."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self._context = chromaprint.Fingerprinter(CHROMAPRINT_ALGORITHM)
+        self._context.start(sample_rate, 1)
+
+    def feed(self, pcm: bytes) -> None:
+        """Take the next block of whole samples."""
+        self._context.feed(pcm)
+
+    def finish(self, *, duration_s: float) -> Fingerprint:
+        """Return the fingerprint of everything fed: empty when it was too short."""
+        raw = decode_compressed(self._context.finish().decode("ascii"))
+        return Fingerprint(offset_s=0.0, duration_s=duration_s, raw=raw, compressed=encode_raw(raw))
+
+
+def fingerprint_file(
+    path: Path, *, max_duration_s: float | None = None, probe: MediaProbe | None = None
+) -> Fingerprint:
     """Fingerprint a file's first audio stream (all of it unless ``max_duration_s``).
 
-    Raises UnsupportedMedia when the file has no audio stream and CorruptMedia
-    when fpcalc cannot decode it.
+    ``probe`` is the file's, when the caller has it already. Raises
+    UnsupportedMedia when the file has no audio stream and CorruptMedia when it
+    does not decode.
     """
-    length = "0" if max_duration_s is None else str(max(1, math.ceil(max_duration_s)))
-    result = run_tool(["fpcalc", "-raw", "-json", "-length", length, str(path)])
-    # fpcalc exits 3 after printing a good result when the decoder reports the
-    # end of file as an error: the printed JSON is what counts.
-    if result.stdout.strip():
-        payload = json.loads(result.stdout)
-        raw = [int(item) for item in payload["fingerprint"]]
-        # fpcalc prints the file's duration, whatever part of it it read.
-        duration = float(payload["duration"])
-        if max_duration_s is not None:
-            duration = min(duration, max_duration_s)
-        return Fingerprint(
-            offset_s=0.0,
-            duration_s=duration,
-            raw=raw,
-            compressed=encode_raw(raw),
-        )
-    if "Empty fingerprint" in result.stderr:
-        stream = probe_audio(path)
-        duration = stream.duration_s if stream else 0.0
-        if max_duration_s is not None:
-            duration = min(duration, max_duration_s)
-        return Fingerprint(offset_s=0.0, duration_s=duration, raw=[], compressed="")
-    if "Could not find any audio stream" in result.stderr:
+    stream = (probe or probe_media(path)).audio
+    if stream is None:
         raise UnsupportedMedia(f"{path.name} has no audio stream")
-    raise CorruptMedia(f"fpcalc cannot fingerprint {path.name}: {summarise_stderr(result.stderr)}")
+    rate = pcm_rate(stream.sample_rate)
+    printer = Chromaprinter(rate)
+    decoded = decode_audio(
+        path, sample_rate=rate, consumers=[printer.feed], max_duration_s=max_duration_s
+    )
+    return printer.finish(duration_s=decoded.duration_s)
 
 
 def slice_fingerprint(track: Fingerprint, *, offset_s: float, duration_s: float) -> Fingerprint:

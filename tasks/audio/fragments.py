@@ -1,4 +1,4 @@
-"""Cut an audio track into fixed-length, mono, loudness-normalised fragments with one ffmpeg run."""
+"""Cut an audio track into fixed-length, mono, loudness-normalised fragments, in the one decode."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from typing import Literal
 
 from core.errors import CorruptMedia
 from storage.digest import digest_file
-from tasks.audio._proc import run_tool, summarise_stderr
-from tasks.audio.probe import probe_audio
 
 Codec = Literal["opus", "aac"]
 Normalizer = Literal["loudnorm", "dynaudnorm"]
@@ -33,6 +31,7 @@ _NORMALIZERS: dict[str, str] = {
     "loudnorm": "loudnorm=I=-16:TP=-1.5:LRA=11",
     "dynaudnorm": "dynaudnorm",
 }
+_LISTING = "fragments.csv"
 
 
 @dataclass(frozen=True)
@@ -48,8 +47,7 @@ class AudioFragment:
     sha256: str
 
 
-def fragment_command(
-    source: Path,
+def fragment_outputs(
     *,
     out_dir: Path,
     fragment_s: float,
@@ -57,7 +55,7 @@ def fragment_command(
     bitrate: str,
     normalizer: Normalizer,
 ) -> list[str]:
-    """Build the one ffmpeg command that writes every fragment and a CSV list of their times.
+    """Return the ffmpeg output arguments writing every fragment and a CSV list of their times.
 
     The audio is re-encoded, so the segment muxer cuts at the first codec frame
     at or after each multiple of ``fragment_s`` (20 ms for Opus, 21.3 ms for
@@ -65,54 +63,26 @@ def fragment_command(
     """
     encoder, extension, container, _ = _CODECS[codec]
     return [
-        "ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(source),
         "-map", "0:a:0", "-vn", "-sn", "-dn", "-ac", "1",
         "-af", f"{_NORMALIZERS[normalizer]},aresample={FRAGMENT_SAMPLE_RATE}",
         "-c:a", encoder, "-b:a", bitrate,
         "-f", "segment", "-segment_time", f"{fragment_s}", "-segment_format", container,
         "-reset_timestamps", "1",
-        "-segment_list", str(out_dir / "fragments.csv"), "-segment_list_type", "csv",
+        "-segment_list", str(out_dir / _LISTING), "-segment_list_type", "csv",
         str(out_dir / f"fragment-%05d.{extension}"),
     ]  # fmt: skip
 
 
-def make_fragments(
-    source: Path,
-    *,
-    out_dir: Path,
-    fragment_s: float = 30.0,
-    codec: Codec = "opus",
-    bitrate: str = "48k",
-    normalizer: Normalizer = "loudnorm",
-) -> list[AudioFragment]:
-    """Write the first audio stream of ``source`` as fragments in ``out_dir``; the last is shorter.
-
-    A video's audio track is used. A source without an audio stream has
-    nothing to cut: the result is an empty list, not an error.
-    """
-    if probe_audio(source) is None:
-        return []
-    out_dir.mkdir(parents=True, exist_ok=True)
-    result = run_tool(
-        fragment_command(
-            source,
-            out_dir=out_dir,
-            fragment_s=fragment_s,
-            codec=codec,
-            bitrate=bitrate,
-            normalizer=normalizer,
-        )
-    )
-    listing = out_dir / "fragments.csv"
-    if result.returncode != 0 or not listing.is_file():
-        raise CorruptMedia(
-            f"ffmpeg cannot cut audio fragments of {source.name}: {summarise_stderr(result.stderr)}"
-        )
+def collect_fragments(out_dir: Path, *, codec: Codec, name: str) -> list[AudioFragment]:
+    """Describe the fragments the decode wrote into ``out_dir``, in order; the last is shorter."""
+    listing = out_dir / _LISTING
+    if not listing.is_file():
+        raise CorruptMedia(f"ffmpeg cut no audio fragments of {name}")
     content_type = _CODECS[codec][3]
     fragments = []
     with listing.open(newline="") as rows:
-        for index, (name, start, end) in enumerate(csv.reader(rows)):
-            path = out_dir / name
+        for index, (file_name, start, end) in enumerate(csv.reader(rows)):
+            path = out_dir / file_name
             digest = digest_file(path)
             fragments.append(
                 AudioFragment(

@@ -149,6 +149,14 @@ def check_png_chunks(fh: BinaryIO) -> None:
     raise CorruptMedia("truncated PNG: the file ends before its IEND chunk")
 
 
+# What Pillow's format plugins raise on a damaged file: besides I/O and value
+# errors, a GIF cut inside a frame raises IndexError while counting frames, a
+# TIFF page without dimensions TypeError, a missing tag KeyError.
+_DECODE_ERRORS = (
+    OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error,
+)  # fmt: skip
+
+
 @contextmanager
 def translate_errors(path: Path, fmt: str | None) -> Iterator[None]:
     """Turn Pillow's exceptions raised inside the block into ``core.errors`` types."""
@@ -162,12 +170,14 @@ def translate_errors(path: Path, fmt: str | None) -> Iterator[None]:
     except Image.DecompressionBombError as exc:
         # Pillow's own guard, on a picture nested in the file (an icon's entry, a frame).
         raise UnsupportedMedia(f"image too large: {exc}") from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except _DECODE_ERRORS as exc:
         # Pillow says "image file is truncated (...)" from the decoder and
-        # "Truncated File Read" from a header cut short.
-        if "truncated" in str(exc).lower():
-            raise CorruptMedia(f"truncated {name}: {exc}") from exc
-        raise CorruptMedia(f"{name} does not decode: {exc}") from exc
+        # "Truncated File Read" from a header cut short; libheif ends its
+        # messages with a newline.
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        if "truncated" in reason.lower():
+            raise CorruptMedia(f"truncated {name}: {reason}") from exc
+        raise CorruptMedia(f"{name} does not decode: {reason}") from exc
 
 
 def open_image(

@@ -1,9 +1,11 @@
 """Build the one ffmpeg command that decodes a video once and writes every derivative.
 
-The source's picture is split three ways in one filter graph: the web proxy,
-the sprite sheets of the keyframe map, and a handful of poster candidates
-(DESIGN.md: one process with several outputs costs ~20% less than three).
-Each piece is a small function so tests can read what ffmpeg is told.
+The source's picture is scaled once to the proxy's size, then split three
+ways in one filter graph: the web proxy, the sprite sheets of the keyframe map
+(shrunk further from the proxy-size picture), and a handful of poster
+candidates at the proxy's size (DESIGN.md: one process with several outputs
+costs ~20% less than three). Each piece is a small function so tests can read
+what ffmpeg is told.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from tasks.media_command import ffmpeg_command
 from tasks.video.keyframes import KeyframePlan
 from tasks.video.probe import MediaProbe
 from tasks.video.profiles import ProxyProfile, VideoOptions
@@ -45,10 +48,15 @@ def proxy_size(probe: MediaProbe, profile: ProxyProfile) -> tuple[int, int]:
     return even_fit(width, height, profile.long_edge, profile.short_edge)
 
 
-def proxy_chain(size: tuple[int, int]) -> str:
-    """Scale to the proxy size with square pixels in the 4:2:0 every browser decodes."""
+def shared_chain(size: tuple[int, int]) -> str:
+    """Scale to the proxy size with square pixels: what every branch starts from."""
     width, height = size
-    return f"scale={width}:{height},setsar=1,format=yuv420p"
+    return f"scale={width}:{height},setsar=1"
+
+
+# The web proxy in the 4:2:0 every browser decodes; the scale before the split
+# converts to it in the same pass, since the split passes one format on.
+PROXY_CHAIN = "format=yuv420p"
 
 
 def sprite_chain(plan: KeyframePlan, duration_s: float) -> str:
@@ -72,19 +80,18 @@ def poster_times(duration_s: float, positions: Sequence[float]) -> list[float]:
     return sorted({round(duration_s * p, 3) for p in positions if 0 < p < 1})
 
 
-def poster_chain(times: Sequence[float], size: tuple[int, int]) -> str:
-    """Keep the first frame and the first frame at or after each time, at the proxy size."""
+def poster_chain(times: Sequence[float]) -> str:
+    """Keep the first frame and the first frame at or after each time."""
     # prev_selected_t is NAN until a frame is kept, and lt(NAN, x) is 0.
     terms = ["isnan(prev_selected_t)"]
     terms += [f"gte(t,{t:g})*lt(prev_selected_t,{t:g})" for t in times]
-    width, height = size
-    return f"select='{'+'.join(terms)}',scale={width}:{height},setsar=1"
+    return f"select='{'+'.join(terms)}'"
 
 
-def filter_graph(*, video_index: int, proxy: str, sprites: str, posters: str) -> str:
-    """Split the video stream into the three chains, labelled for -map."""
+def filter_graph(*, video_index: int, shared: str, proxy: str, sprites: str, posters: str) -> str:
+    """Run the shared chain once, then split its picture into the three labelled chains."""
     return (
-        f"[0:{video_index}]split=3[proxy_in][sprite_in][poster_in];"
+        f"[0:{video_index}]{shared},split=3[proxy_in][sprite_in][poster_in];"
         f"[proxy_in]{proxy}[proxy];"
         f"[sprite_in]{sprites}[sprites];"
         f"[poster_in]{posters}[posters]"
@@ -136,15 +143,13 @@ def derive_command(
     size = proxy_size(probe, options.profile)
     graph = filter_graph(
         video_index=probe.video.index,
-        proxy=proxy_chain(size),
+        shared=shared_chain(size),
+        proxy=PROXY_CHAIN,
         sprites=sprite_chain(plan, probe.duration_s),
-        posters=poster_chain(poster_times(probe.duration_s, options.poster_positions), size),
+        posters=poster_chain(poster_times(probe.duration_s, options.poster_positions)),
     )
     audio = probe.audio
-    return [
-        "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
-        "-progress", "pipe:1", "-y",
-        "-i", str(source),
+    outputs = [
         "-filter_complex", graph,
         *proxy_output(
             options.profile,
@@ -155,3 +160,4 @@ def derive_command(
         *image_output("sprites", quality=SHEET_QUALITY, pattern=work_dir / SHEET_PATTERN),
         *image_output("posters", quality=POSTER_QUALITY, pattern=work_dir / POSTER_PATTERN),
     ]  # fmt: skip
+    return ffmpeg_command(source, outputs=outputs, progress=True)

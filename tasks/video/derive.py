@@ -69,7 +69,7 @@ def derive_video(
         run_ffmpeg(
             command,
             duration_s=probe.duration_s,
-            time_limit_s=options.time_limit(probe.duration_s),
+            time_limit_s=options.time_limit(source),
             subject=source.name,
             on_progress=on_progress,
         )

@@ -1,17 +1,17 @@
-"""Read a media file's technical metadata with ffprobe (through ffmpeg-python)."""
+"""Read a media file's technical metadata with ffprobe, guarded (tasks/media_command.py)."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import ffmpeg
-
 from core.errors import CorruptMedia, UnsupportedMedia
+from tasks.media_command import run_ffprobe
 from tasks.video.diagnostics import summarise_stderr
 
 # Pixel formats whose name carries no depth but are 8 bits per component.
@@ -105,13 +105,17 @@ class MediaProbe:
 
 def probe_media(path: Path) -> MediaProbe:
     """Probe `path`; raise CorruptMedia or UnsupportedMedia when it is not playable media."""
-    try:
-        raw = ffmpeg.probe(str(path), v="error")
-    except ffmpeg.Error as exc:
+    done = run_ffprobe(path, show=["-show_format", "-show_streams"])
+    if done.returncode != 0:
         _raise_if_markup(path)
-        stderr = exc.stderr.decode("utf-8", "replace") if exc.stderr else ""
-        reason = summarise_stderr(stderr, path=str(path))
-        raise CorruptMedia(f"{path.name} does not decode as media: {reason}") from exc
+        reason = summarise_stderr(done.stderr, path=f"file:{path.resolve()}")
+        raise CorruptMedia(f"{path.name} does not decode as media: {reason}")
+    try:
+        raw = json.loads(done.stdout or "{}")
+    except json.JSONDecodeError as exc:
+        raise CorruptMedia(
+            f"{path.name} does not decode as media: ffprobe printed no report"
+        ) from exc
     return parse_probe(raw, name=path.name)
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
+
+from tasks.media_command import DECODE_MIN_S, DECODE_S_PER_MIB, decode_time_limit
 
 ProxyName = Literal["720p", "1080p"]
 
@@ -47,10 +50,11 @@ class VideoOptions:
     min_sprite_interval_s: float = 0.5
     # Fractions of the duration where poster candidates are taken.
     poster_positions: tuple[float, ...] = field(default=(0.1, 0.25, 0.5, 0.75, 0.9))
-    # The ffmpeg run may take max(min_time_limit_s, time_limit_factor x duration),
-    # unless time_limit_s sets the limit outright.
-    time_limit_factor: float = 4.0
-    min_time_limit_s: float = 60.0
+    # The ffmpeg run may take min_time_limit_s plus time_limit_s_per_mib for each
+    # MiB of the source, unless time_limit_s sets the limit outright. Never from
+    # the duration the file declares: a small file can claim ten hours.
+    time_limit_s_per_mib: float = DECODE_S_PER_MIB
+    min_time_limit_s: float = DECODE_MIN_S
     time_limit_s: float | None = None
 
     @property
@@ -58,8 +62,10 @@ class VideoOptions:
         """Return the chosen proxy profile."""
         return PROXY_PROFILES[self.proxy]
 
-    def time_limit(self, duration_s: float) -> float:
-        """Return the seconds the ffmpeg run may take for a source of this duration."""
+    def time_limit(self, source: Path) -> float:
+        """Return the seconds the ffmpeg run may take on this source, from its size."""
         if self.time_limit_s is not None:
             return self.time_limit_s
-        return max(self.min_time_limit_s, self.time_limit_factor * duration_s)
+        return decode_time_limit(
+            source, min_s=self.min_time_limit_s, s_per_mib=self.time_limit_s_per_mib
+        )

@@ -362,3 +362,25 @@ def test_keys_made_listed_and_revoked_from_the_command_line(
     assert before == 200
     assert json.loads(revoked.stdout)["revoked_at"] is not None
     assert after.status_code == 401
+
+
+def test_a_files_bytes_are_served_with_ranges_and_etags(api_server: ApiServer) -> None:
+    url = api_server.image_url(seed=7)
+    body = httpx.get(url).content
+    with api_server.client() as client:
+        file = client.post("/files", json={"url": url}).json()
+        whole = client.get(file["download_url"], follow_redirects=True)
+        part = client.get(
+            file["download_url"], headers={"Range": "bytes=8-23"}, follow_redirects=True
+        )
+        cached = client.get(file["download_url"], headers={"If-None-Match": f'"{file["sha256"]}"'})
+        no_proxy = client.get(file["download_url"], params={"format": "PROXY"})
+
+    assert whole.status_code == 200 and whole.content == body
+    assert (part.status_code, part.content) == (206, body[8:24])
+    assert cached.status_code == 304
+    assert (no_proxy.status_code, no_proxy.json()["field"]) == (404, "format")
+    if api_server.settings.storage_url.startswith("s3://"):
+        assert whole.history[0].status_code == 307
+    else:
+        assert whole.headers["etag"] == f'"{file["sha256"]}"'

@@ -9,7 +9,7 @@ import pkgutil
 from core.logs import ROOT, THIRD_PARTY, install_redaction
 from core.redact import RedactUrlsFilter
 
-PACKAGES = ("core", "tasks", "flows", "storage", "models", "deployments")
+PACKAGES = ("api", "core", "tasks", "flows", "storage", "models", "deployments")
 
 
 def _import_everything() -> None:

@@ -115,7 +115,7 @@ def test_a_portrait_phone_video_gets_an_upright_portrait_proxy(
     assert (original.width, original.height) == (272, 480)
 
 
-def test_a_truncated_video_fails_with_a_reason_and_records_no_derivative(
+def test_a_truncated_video_fails_with_a_reason_and_keeps_no_format(
     pipeline_settings: Settings, session: Session, http_server: LocalHTTPServer, tmp_path: Path
 ) -> None:
     whole = make_video(tmp_path / "whole.mp4", seconds=4, width=320, height=240)
@@ -128,7 +128,8 @@ def test_a_truncated_video_fails_with_a_reason_and_records_no_derivative(
     assert re.search("truncated|moov atom not found", outcome.error), outcome.error
     asset = session.get_one(Asset, outcome.asset_id)
     assert asset.status == AssetStatus.FAILED
-    assert set(_formats(session, asset.id)) == {ORIGINAL}
+    # A failed ingest keeps nothing but its job and asset rows, not even the original.
+    assert _formats(session, asset.id) == {}
 
 
 def test_html_served_as_video_fails_and_stores_nothing(

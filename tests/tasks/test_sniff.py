@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,9 @@ from PIL import Image
 
 from core.errors import UnsupportedMedia
 from core.kinds import AssetKind
-from tasks.sniff import Sniffed, check_declared_media, sniff_file
+from tasks.sniff import HLS_PLAYLIST, Sniffed, check_declared_media, sniff_file
 from tests.fixtures.av_media import make_audio, make_video, run_ffmpeg
+from tests.fixtures.hostile_media import id3_then_playlist, playlist_then_frames
 
 
 def _sniff(tmp_path: Path, data: bytes, **claims: str | None) -> Sniffed:
@@ -98,18 +100,6 @@ def test_audio_with_cover_art_is_audio(tmp_path: Path) -> None:
 def test_a_video_without_sound_is_video(tmp_path: Path) -> None:
     path = make_video(tmp_path / "silent.mkv", seconds=0.5, width=64, height=48, audio=False)
     assert sniff_file(path).kind == AssetKind.VIDEO
-
-
-def test_a_playlist_behind_an_id3_tag_is_never_read_as_audio(tmp_path: Path) -> None:
-    # An ID3 header and then an HLS playlist naming a file outside: ffprobe's
-    # HLS demuxer would open it and call the whole thing audio.
-    segment = make_video(tmp_path / "elsewhere.ts", seconds=0.5, width=64, height=48)
-    playlist = (
-        f"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n{segment}\n#EXT-X-ENDLIST\n"
-    ).encode()
-    sniffed = _sniff(tmp_path, b"ID3\x04\x00\x00\x00\x00\x00\x00" + playlist)
-    assert sniffed.kind not in (AssetKind.AUDIO, AssetKind.VIDEO)
-    assert sniffed.content_type == "application/octet-stream"
 
 
 def test_svg_and_pdf(tmp_path: Path) -> None:
@@ -207,3 +197,22 @@ def test_a_real_tga_is_an_image(tmp_path: Path) -> None:
     header = struct.pack("<BBBHHBHHHHBB", 0, 0, 2, 0, 0, 0, 0, 0, 2, 2, 24, 0)
     sniffed = _sniff(tmp_path, header + b"\x10" * 12)
     assert (sniffed.content_type, sniffed.kind) == ("image/x-tga", AssetKind.IMAGE)
+
+
+@pytest.mark.parametrize(
+    "make", [id3_then_playlist, playlist_then_frames], ids=["ID3 then HLS", "HLS then MP3 frames"]
+)
+def test_a_playlist_is_a_playlist_behind_an_id3_tag_or_before_frames(
+    tmp_path: Path, make: Callable[[Path, Path], Path]
+) -> None:
+    # ffprobe skips an ID3 tag, or ignores the frames after the list, and
+    # reads an HLS playlist, whose demuxer opens the files it names.
+    playlist = make(tmp_path / "song.mp3", tmp_path / "elsewhere.ts")
+
+    sniffed = sniff_file(playlist, filename="song.mp3")
+
+    assert (sniffed.content_type, sniffed.kind) == (HLS_PLAYLIST, AssetKind.DOCUMENT)
+    with pytest.raises(
+        UnsupportedMedia, match=f"claims to be audio/mpeg but its bytes are {HLS_PLAYLIST}"
+    ):
+        check_declared_media(sniffed)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from tasks.audio.derive import AudioOptions, derive_audio
 from tasks.audio.fingerprint import ITEM_DURATION_S
+from tasks.video import probe_media
 from tests.fixtures.audio_media import video_with_audio, video_without_audio
 
 
@@ -12,7 +13,10 @@ def test_video_audio_is_derived_into_out_dir(tmp_path: Path) -> None:
     video = video_with_audio(tmp_path / "v.mp4", seed=6, duration_s=12)
 
     derived = derive_audio(
-        video, out_dir=tmp_path / "out", options=AudioOptions(fragment_s=5, codec="aac")
+        video,
+        out_dir=tmp_path / "out",
+        probe=probe_media(video),
+        options=AudioOptions(fragment_s=5, codec="aac"),
     )
 
     assert derived is not None
@@ -30,5 +34,6 @@ def test_video_audio_is_derived_into_out_dir(tmp_path: Path) -> None:
 
 
 def test_silent_video_has_nothing_to_derive(tmp_path: Path) -> None:
-    assert derive_audio(video_without_audio(tmp_path / "v.mp4"), out_dir=tmp_path / "o") is None
+    video = video_without_audio(tmp_path / "v.mp4")
+    assert derive_audio(video, out_dir=tmp_path / "o", probe=probe_media(video)) is None
     assert not (tmp_path / "o").exists()

@@ -8,8 +8,24 @@ from pathlib import Path
 import pytest
 
 from core.errors import CorruptMedia
-from tasks.audio.fragments import make_fragments
-from tests.fixtures.audio_media import corrupt_audio, structured_audio, video_without_audio
+from tasks.audio.derive import AudioOptions, derive_audio
+from tasks.audio.fragments import AudioFragment, Codec
+from tasks.video import probe_media
+from tests.fixtures.audio_media import corrupt_audio, structured_audio
+
+
+def make_fragments(
+    source: Path, *, out_dir: Path, fragment_s: float, codec: Codec = "opus"
+) -> list[AudioFragment]:
+    """Run the audio recipe and return its fragments."""
+    derived = derive_audio(
+        source,
+        out_dir=out_dir,
+        probe=probe_media(source),
+        options=AudioOptions(fragment_s=fragment_s, codec=codec),
+    )
+    assert derived is not None
+    return [fragment for fragment, _ in derived.fragments]
 
 
 def _probe(path: Path) -> dict[str, object]:
@@ -38,7 +54,7 @@ def test_fragments_cover_the_track_in_fixed_lengths(
     assert [f.offset_s for f in fragments] == pytest.approx([0, 10, 20], abs=0.025)
     assert [f.duration_s for f in fragments] == pytest.approx([10, 10, 5], abs=0.03)
     for fragment in fragments:
-        assert fragment.path.suffix == suffix and fragment.path.parent == tmp_path / "out"
+        assert fragment.path.suffix == suffix and fragment.path.parent == tmp_path / "out/fragments"
         assert fragment.content_type == content_type
         data = fragment.path.read_bytes()
         assert fragment.size_bytes == len(data)
@@ -46,7 +62,8 @@ def test_fragments_cover_the_track_in_fixed_lengths(
         probed = _probe(fragment.path)
         assert probed["codec_name"] == codec_name and probed["channels"] == 1
         assert probed["duration"] == pytest.approx(fragment.duration_s, abs=0.03)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f.path.name for f in fragments]
+    listed = sorted(p.name for p in (tmp_path / "out/fragments").iterdir())
+    assert listed == [f.path.name for f in fragments]
 
 
 def test_fragments_are_loudness_normalised(tmp_path: Path) -> None:
@@ -70,10 +87,6 @@ def test_fragments_are_loudness_normalised(tmp_path: Path) -> None:
     assert abs(mean_volume(quiet_out) - mean_volume(loud_out)) < 2
 
 
-def test_source_without_audio_has_no_fragments(tmp_path: Path) -> None:
-    assert make_fragments(video_without_audio(tmp_path / "v.mp4"), out_dir=tmp_path / "o") == []
-
-
 def test_corrupt_source_raises_corrupt_media(tmp_path: Path) -> None:
     with pytest.raises(CorruptMedia, match=r"bad\.mp3"):
-        make_fragments(corrupt_audio(tmp_path / "bad.mp3"), out_dir=tmp_path / "o")
+        make_fragments(corrupt_audio(tmp_path / "bad.mp3"), out_dir=tmp_path / "o", fragment_s=30)

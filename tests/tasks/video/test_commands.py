@@ -62,9 +62,9 @@ def test_proxy_is_h264_without_b_frames_at_the_profile_rates() -> None:
     assert value_after(cmd, "-bufsize") == "8M"
     assert value_after(cmd, "-movflags") == "+faststart"
     assert value_after(cmd, "-preset") == "veryfast"
-    assert "[proxy_in]scale=1280:720,setsar=1,format=yuv420p[proxy]" in value_after(
-        cmd, "-filter_complex"
-    )
+    graph = value_after(cmd, "-filter_complex")
+    assert graph.startswith("[0:0]scale=1280:720,setsar=1,split=3")
+    assert "[proxy_in]format=yuv420p[proxy]" in graph
 
 
 def test_1080p_profile_and_preset_are_honoured() -> None:
@@ -100,12 +100,14 @@ def test_rotated_source_is_sized_as_displayed() -> None:
     assert "scale=160:284," in graph  # sprite tiles are portrait too
 
 
-def test_one_decode_feeds_proxy_sprites_and_posters() -> None:
+def test_one_decode_scaled_once_feeds_proxy_sprites_and_posters() -> None:
     cmd = command_for(probe_of(1920, 1080))
     graph = value_after(cmd, "-filter_complex")
 
     assert cmd.count("-i") == 1
-    assert graph.startswith("[0:0]split=3[proxy_in][sprite_in][poster_in];")
+    # The full-size picture is scaled once, before the split; only the sprites shrink further.
+    assert graph.startswith("[0:0]scale=1280:720,setsar=1,split=3[proxy_in][sprite_in][poster_in];")
+    assert graph.count("scale=") == 2
     assert "fps=1000/500,trim=end_frame=20,scale=160:90,setsar=1,tile=10x2[sprites]" in graph
     assert cmd[-1] == "/w/poster_%02d.jpg"
     assert "/w/sheet_%03d.jpg" in cmd
@@ -115,11 +117,11 @@ def test_one_decode_feeds_proxy_sprites_and_posters() -> None:
 
 def test_poster_candidates_are_spread_over_the_duration() -> None:
     assert poster_times(20.0, (0.1, 0.25, 0.5, 0.75, 0.9)) == [2.0, 5.0, 10.0, 15.0, 18.0]
-    chain = poster_chain([2.0, 5.5], (640, 360))
+    chain = poster_chain([2.0, 5.5])
 
     assert chain == (
         "select='isnan(prev_selected_t)+gte(t,2)*lt(prev_selected_t,2)"
-        "+gte(t,5.5)*lt(prev_selected_t,5.5)',scale=640:360,setsar=1"
+        "+gte(t,5.5)*lt(prev_selected_t,5.5)'"
     )
 
 
@@ -138,5 +140,5 @@ def test_streams_are_mapped_by_their_probed_index() -> None:
 
     cmd = command_for(probe)
 
-    assert value_after(cmd, "-filter_complex").startswith("[0:2]split=3")
+    assert value_after(cmd, "-filter_complex").startswith("[0:2]scale=1280:720,")
     assert "0:1" in cmd

@@ -209,11 +209,3 @@ def test_time_limit_stops_the_run_and_cleans_up(clip: MakeClip, tmp_path: Path) 
         derive(source, tmp_path, VideoOptions(time_limit_s=0.01))
 
     assert list(tmp_path.iterdir()) == []
-
-
-def test_time_limit_grows_with_the_duration() -> None:
-    options = VideoOptions()
-
-    assert options.time_limit(5.0) == 60.0
-    assert options.time_limit(600.0) == 2400.0
-    assert VideoOptions(time_limit_s=7.0).time_limit(600.0) == 7.0
