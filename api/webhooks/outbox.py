@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, exists, insert, update
+from sqlalchemy import Engine, exists, func, insert, tuple_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -45,6 +45,8 @@ class Claimed:
 
     delivery_id: uuid.UUID
     attempt: int
+    # Deliveries with the same run key go one after another, in event order.
+    run_key: tuple[uuid.UUID, str]
     url: str
     secret: str
     message_id: str
@@ -131,8 +133,13 @@ def hand_over(engine: Engine, *, limit: int = 500) -> int:
         return len(events)
 
 
-def claim(engine: Engine, *, limit: int, lease_s: float) -> list[Claimed]:
-    """Take up to ``limit`` due deliveries, each the first unsent one of its asset, for a lease."""
+def claim(engine: Engine, *, heads: int, run: int, lease_s: float) -> list[Claimed]:
+    """Take due deliveries for a lease: up to ``heads`` assets, up to ``run`` of each, in order.
+
+    The first unsent delivery of an asset is claimed under row locks; the ones
+    after it are then safe to take too, since no other sender takes a delivery
+    while an earlier one of its asset is pending.
+    """
     now = utcnow()
     earlier = aliased(WebhookDelivery)
     first_of_its_asset = ~exists().where(
@@ -149,26 +156,67 @@ def claim(engine: Engine, *, limit: int, lease_s: float) -> list[Claimed]:
             first_of_its_asset,
         )
         .order_by(col(WebhookDelivery.event_id))
-        .limit(limit)
+        .limit(heads)
         .with_for_update(skip_locked=True, of=WebhookDelivery)
     )
+    leased = {
+        "attempts": col(WebhookDelivery.attempts) + 1,
+        "next_attempt_at": now + timedelta(seconds=lease_s),
+    }
     with new_session(engine) as session:
-        taken = (
-            session.execute(
-                update(WebhookDelivery)
-                .where(col(WebhookDelivery.id).in_(due.scalar_subquery()))
-                .values(
-                    attempts=col(WebhookDelivery.attempts) + 1,
-                    next_attempt_at=now + timedelta(seconds=lease_s),
-                )
-                .returning(col(WebhookDelivery.id))
+        firsts = session.execute(
+            update(WebhookDelivery)
+            .where(col(WebhookDelivery.id).in_(due.scalar_subquery()))
+            .values(**leased)
+            .returning(
+                col(WebhookDelivery.id),
+                col(WebhookDelivery.subscription_id),
+                col(WebhookDelivery.order_key),
             )
-            .scalars()
-            .all()
-        )
+        ).all()
+        taken = [first.id for first in firsts]
+        if firsts and run > 1:
+            keys = [(first.subscription_id, first.order_key) for first in firsts]
+            taken += _take_the_rest_of_each_run(session, keys, run, now, leased)
         claimed = _describe(session, taken, now) if taken else []
         session.commit()
     return claimed
+
+
+def _take_the_rest_of_each_run(
+    session: Session,
+    keys: Sequence[tuple[uuid.UUID, str]],
+    run: int,
+    now: datetime,
+    leased: dict[str, Any],
+) -> list[uuid.UUID]:
+    """Lease the due deliveries that follow each claimed first one, up to ``run`` per asset."""
+    position = (
+        func.row_number()
+        .over(
+            partition_by=(col(WebhookDelivery.subscription_id), col(WebhookDelivery.order_key)),
+            order_by=col(WebhookDelivery.event_id),
+        )
+        .label("position")
+    )
+    queue = (
+        select(col(WebhookDelivery.id), position)
+        .where(
+            col(WebhookDelivery.status) == DeliveryStatus.PENDING,
+            col(WebhookDelivery.next_attempt_at) <= now,
+            tuple_(col(WebhookDelivery.subscription_id), col(WebhookDelivery.order_key)).in_(keys),
+        )
+        .subquery()
+    )
+    following = select(queue.c.id).where(queue.c.position < run)
+    return list(
+        session.execute(
+            update(WebhookDelivery)
+            .where(col(WebhookDelivery.id).in_(following.scalar_subquery()))
+            .values(**leased)
+            .returning(col(WebhookDelivery.id))
+        ).scalars()
+    )
 
 
 def _describe(session: Session, delivery_ids: Sequence[uuid.UUID], now: datetime) -> list[Claimed]:
@@ -183,6 +231,7 @@ def _describe(session: Session, delivery_ids: Sequence[uuid.UUID], now: datetime
         Claimed(
             delivery_id=delivery.id,
             attempt=delivery.attempts,
+            run_key=(delivery.subscription_id, delivery.order_key),
             url=subscription.url,
             secret=subscription.secret,
             message_id=str(event.id),
@@ -216,12 +265,31 @@ def retry_delay_s(attempt: int, schedule: Sequence[float]) -> float | None:
     return schedule[attempt - 1] * random.uniform(1 - JITTER, 1 + JITTER)
 
 
-def record(engine: Engine, outcomes: Sequence[Outcome], *, schedule: Sequence[float]) -> None:
-    """Write each attempt and move its delivery on: delivered, retried later, or failed."""
-    if not outcomes:
+def record(
+    engine: Engine,
+    outcomes: Sequence[Outcome],
+    *,
+    schedule: Sequence[float],
+    released: Sequence[uuid.UUID] = (),
+) -> None:
+    """Write each attempt and move its delivery on: delivered, retried later, or failed.
+
+    ``released`` are claimed deliveries not tried (one before them failed): due
+    again at once, their claim not counted as an attempt.
+    """
+    if not outcomes and not released:
         return
     now = utcnow()
     with new_session(engine) as session:
+        if released:
+            session.execute(
+                update(WebhookDelivery)
+                .where(
+                    col(WebhookDelivery.id).in_(released),
+                    col(WebhookDelivery.status) == DeliveryStatus.PENDING,
+                )
+                .values(attempts=col(WebhookDelivery.attempts) - 1, next_attempt_at=now)
+            )
         for outcome in outcomes:
             session.add(
                 WebhookAttempt(
