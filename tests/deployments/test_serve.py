@@ -68,7 +68,7 @@ def test_the_ingest_form_asks_for_the_source_first_in_plain_text_boxes() -> None
     order = [name for name, _ in _in_order(request)]
     assert order == [
         "source", "project", "identifier", "title", "description", "category", "tags",
-        "external_id",
+        "external_id", "folder", "filename",
     ]  # fmt: skip
     assert request["required"] == ["source"]
     for name, field in _in_order(request):
@@ -121,9 +121,11 @@ def test_without_a_manifest_the_batch_runs_only_when_asked() -> None:
         "batch-ingest",
         "reprocess-asset",
         "reconcile-jobs",
+        "collect-garbage",
         "deliver-webhooks",
     }
     assert deployments["reconcile-jobs"].schedules[0].schedule.interval.total_seconds() == 300
+    assert deployments["collect-garbage"].schedules[0].schedule.interval.total_seconds() == 86400
     assert deployments["deliver-webhooks"].schedules[0].schedule.interval.total_seconds() == 60
 
 

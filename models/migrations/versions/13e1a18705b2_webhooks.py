@@ -1,7 +1,7 @@
 """webhook subscriptions, deliveries and attempts
 
 Revision ID: 13e1a18705b2
-Revises: c7e2a91d4b30
+Revises: f4a1c7e2b9d3
 Create Date: 2026-12-01 18:28:50.190617
 
 Events written before this revision are marked handed over: no subscription
@@ -19,7 +19,7 @@ import models.tables
 from sqlalchemy.dialects import postgresql
 
 revision: str = '13e1a18705b2'
-down_revision: str | None = 'c7e2a91d4b30'
+down_revision: str | None = 'f4a1c7e2b9d3'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
