@@ -15,6 +15,15 @@ from tests.fixtures.webhook_receiver import Received, WebhookReceiver
 WAIT_S = 60.0
 
 
+def _first_accepted(messages: list[Received]) -> list[Received]:
+    """The messages answered 2xx, a repeat (same webhook-id: at least once) dropped."""
+    seen: dict[str, Received] = {}
+    for message in messages:
+        if message.status < 300:
+            seen.setdefault(message.message_id, message)
+    return list(seen.values())
+
+
 def _deliveries_settled(
     client: httpx.Client, webhook_id: str, event_ids: set[int]
 ) -> list[dict[str, Any]]:
@@ -54,21 +63,20 @@ def test_a_subscriber_receives_signed_events_and_a_500_is_retried(
         def about_this_asset(r: WebhookReceiver) -> list[Received]:
             return [m for m in r.received if m.data["asset_id"] == asset["id"]]
 
-        receiver.wait_for(lambda r: sum(m.status < 300 for m in about_this_asset(r)) == 2)
-        failed, created, changed = about_this_asset(receiver)
-        assert [m.type for m in (failed, created, changed)] == [
-            "asset.created",
-            "asset.created",
-            "asset.changed",
-        ]
-        assert failed.status == 500 and failed.message_id == created.message_id
+        receiver.wait_for(lambda r: len(_first_accepted(about_this_asset(r))) == 2)
+        first = about_this_asset(receiver)[0]
+        created, changed = _first_accepted(about_this_asset(receiver))
+        assert (first.type, first.status) == ("asset.created", 500)
+        assert first.message_id == created.message_id  # the retry: the same webhook-id
+        assert (created.type, changed.type) == ("asset.created", "asset.changed")
         assert changed.data["payload"]["changed"] == {"title": "Second"}
 
         ours = {int(created.message_id), int(changed.message_id)}
         settled = _deliveries_settled(client, webhook["id"], ours)
         newest_first = [item for item in settled if item["event_id"] in ours]
         assert [item["event_type"] for item in newest_first] == ["asset.changed", "asset.created"]
-        assert [a["status_code"] for a in newest_first[1]["attempts"]] == [500, 204]
+        codes = [a["status_code"] for a in newest_first[1]["attempts"]]
+        assert (codes[0], codes[-1]) == (500, 204)
 
         listed = client.get("/webhooks").json()["data"]
         [shown] = [item for item in listed if item["id"] == webhook["id"]]
@@ -92,8 +100,8 @@ def test_a_task_webhook_url_hears_that_task_end(
         receiver.secret = task["webhook"]["secret"]
         assert client.get(f"/tasks/{task['id']}").json()["webhook"] is None  # shown once
 
-        receiver.wait_for(lambda r: len(r.accepted) == 1)
-        [message] = receiver.accepted
+        receiver.wait_for(lambda r: len(r.accepted) >= 1)
+        [message] = _first_accepted(receiver.accepted)
         assert message.type == "task.completed"
         assert message.data["task_id"] == task["id"]
 
