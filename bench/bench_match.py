@@ -2,9 +2,10 @@
 
 20 structured tracks are made and fingerprinted for real; 980 more assets get
 random uint32 fingerprints of 30 s to 5 min (Chromaprint items look random
-across unrelated tracks). Every asset is indexed as 30 s fragments, as
-``derive_audio`` stores them. 50 queries are noisy 96 kb/s MP3 clips of 10 s
-cut from the real tracks at random offsets.
+across unrelated tracks). Every asset's whole-track fingerprint is indexed in
+the asset graph's ``fingerprint_term`` table, as ``derive_audio`` records it,
+on a SQLite file. 50 queries are noisy 96 kb/s MP3 clips of 10 s cut from the
+real tracks at random offsets.
 
     uv run python bench/bench_match.py
 """
@@ -21,21 +22,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tasks.audio.fingerprint import (
-    ITEM_DURATION_S,
-    Fingerprint,
-    fingerprint_file,
-    slice_fingerprint,
-)
-from tasks.audio.matching import (
-    MemoryFingerprintIndex,
-    StoredFingerprint,
-    index_terms,
-    match_raw,
-)
+from sqlmodel import Session
+
+from models import graph
+from models.db import make_engine, new_session
+from models.fingerprints import SqlFingerprintIndex, record_fingerprint
+from models.migrate import upgrade_database
+from models.tables import Project
+from tasks.audio.fingerprint import ITEM_DURATION_S, Fingerprint, fingerprint_file
+from tasks.audio.matching import index_terms, match_raw
 from tests.fixtures.audio_media import noisy_clip, structured_audio
 
-REAL, SYNTHETIC, QUERIES, FRAGMENT_S = 20, 980, 50, 30.0
+REAL, SYNTHETIC, QUERIES = 20, 980, 50
 
 
 def main() -> None:
@@ -53,16 +51,24 @@ def main() -> None:
                     range(REAL),
                 )
             )  # fmt: skip
-        index = MemoryFingerprintIndex()
-        stored_items = 0
+        database_url = f"sqlite:///{folder / 'assetflow.db'}"
+        upgrade_database(database_url)
+        engine = make_engine(database_url)
         t0 = time.perf_counter()
-        for i, track in enumerate(tracks):
-            whole = fingerprint_file(track)
-            stored_items += _add_fragments(index, f"real-{i}", whole.raw, whole.duration_s)
-        for i in range(SYNTHETIC):
-            seconds = rng.uniform(30, 300)
-            raw = [rng.getrandbits(32) for _ in range(int(seconds / ITEM_DURATION_S))]
-            stored_items += _add_fragments(index, f"synthetic-{i}", raw, seconds)
+        real_ids, stored_items = [], 0
+        with new_session(engine) as session:
+            project = graph.ensure_project(session=session, name="bench")
+            for i, track in enumerate(tracks):
+                whole = fingerprint_file(track)
+                real_ids.append(_index(session, project, f"real-{i}", whole))
+                stored_items += len(whole.raw)
+            for i in range(SYNTHETIC):
+                seconds = rng.uniform(30, 300)
+                raw = [rng.getrandbits(32) for _ in range(int(seconds / ITEM_DURATION_S))]
+                noise = Fingerprint(offset_s=0.0, duration_s=seconds, raw=raw, compressed="")
+                _index(session, project, f"synthetic-{i}", noise)
+                stored_items += len(raw)
+            session.commit()
         build_s = time.perf_counter() - t0
 
         queries = []
@@ -70,28 +76,30 @@ def main() -> None:
             i = rng.randrange(REAL)
             start = rng.uniform(0, durations[i] - 11)
             clip = noisy_clip(tracks[i], folder / f"clip-{q}.mp3", start_s=start, duration_s=10)
-            queries.append((f"real-{i}", start, clip))
+            queries.append((real_ids[i], start, clip))
 
         lookup, end_to_end, postings, correct = [], [], [], 0
-        for asset, start, clip in queries:
-            t = time.perf_counter()
-            raw = fingerprint_file(clip).raw
-            t_fp = time.perf_counter()
-            matches = match_raw(raw, index=index, top=5)
-            t_end = time.perf_counter()
-            lookup.append(t_end - t_fp)
-            end_to_end.append(t_end - t)
-            terms = sorted({term for term, _ in index_terms(raw)})
-            postings.append(sum(1 for _ in index.candidates(terms)))
-            correct += (
-                bool(matches)
-                and matches[0].asset_id == asset
-                and abs(matches[0].offset_s - start) <= 1.0
-            )
+        with new_session(engine) as session:
+            index = SqlFingerprintIndex(session)
+            for asset, start, clip in queries:
+                t = time.perf_counter()
+                raw = fingerprint_file(clip).raw
+                t_fp = time.perf_counter()
+                matches = match_raw(raw, index=index, top=5)
+                t_end = time.perf_counter()
+                lookup.append(t_end - t_fp)
+                end_to_end.append(t_end - t)
+                terms = sorted({term for term, _ in index_terms(raw)})
+                postings.append(sum(1 for _ in index.candidates(terms)))
+                correct += (
+                    bool(matches)
+                    and matches[0].asset_id == asset
+                    and abs(matches[0].offset_s - start) <= 1.0
+                )
+        engine.dispose()
 
     print(
-        f"index: {REAL + SYNTHETIC} assets, {len(index)} fragments, {stored_items} items, "
-        f"built in {build_s:.1f} s"
+        f"index: {REAL + SYNTHETIC} assets, {stored_items} items, built in {build_s:.1f} s (SQLite)"
     )
     print(f"correct (first, offset +-1 s): {correct}/{QUERIES}")
     print(
@@ -109,21 +117,13 @@ def main() -> None:
     )  # fmt: skip
 
 
-def _add_fragments(
-    index: MemoryFingerprintIndex, asset: str, raw: list[int], seconds: float
-) -> int:
-    """Index an asset as 30 s fragment slices of its fingerprint; return the items indexed."""
-    track = Fingerprint(offset_s=0.0, duration_s=seconds, raw=raw, compressed="")
-    items = 0
-    offset = 0.0
-    while offset < seconds:
-        part = slice_fingerprint(
-            track, offset_s=offset, duration_s=min(FRAGMENT_S, seconds - offset)
-        )
-        index.add(len(index), StoredFingerprint(asset, offset, part.raw))
-        items += len(part.raw)
-        offset += FRAGMENT_S
-    return items
+def _index(session: Session, project: Project, name: str, track: Fingerprint) -> str:
+    """Record an asset with its indexed whole-track fingerprint; return the asset's id."""
+    asset = graph.create_asset(
+        session=session, project=project, identifier=name, source=f"file:///{name}"
+    )
+    record_fingerprint(session=session, asset_id=asset.id, measured=track, indexed=True)
+    return str(asset.id)
 
 
 def _p95(values: list[float]) -> float:

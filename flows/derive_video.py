@@ -6,6 +6,7 @@ from pathlib import Path
 
 from prefect import get_client, get_run_logger
 from prefect.concurrency.sync import concurrency
+from prefect.exceptions import ObjectAlreadyExists
 from sqlmodel import Session
 
 from core.settings import Settings
@@ -43,7 +44,16 @@ TRANSCODE_SLOT_LEASE_S = 60.0
 def ensure_transcode_limit(settings: Settings) -> None:
     """Create (or resize) the transcode limit on the Prefect server this process talks to."""
     with get_client(sync_client=True) as client:
-        client.upsert_global_concurrency_limit_by_name(TRANSCODE_LIMIT, settings.transcode_slots)
+        try:
+            client.upsert_global_concurrency_limit_by_name(
+                TRANSCODE_LIMIT, settings.transcode_slots
+            )
+        except ObjectAlreadyExists:
+            # Prefect's upsert reads, then creates: another ingest starting at the same
+            # moment created it in between. Now it is there to be read (and resized).
+            client.upsert_global_concurrency_limit_by_name(
+                TRANSCODE_LIMIT, settings.transcode_slots
+            )
 
 
 @step("probe-media")

@@ -48,7 +48,8 @@ RECONCILE_CHUNK = 200
 
 def describe(state: State) -> str:
     """Say how a run ended, e.g. "flow run crashed: ... exited with status code -9"."""
-    name = (state.name or state.type.value).lower()
+    # Cancellation hooks see the run still Cancelling; the job ends with it cancelled.
+    name = "cancelled" if state.is_cancelling() else (state.name or state.type.value).lower()
     return f"flow run {name}: {state.message}" if state.message else f"flow run {name}"
 
 

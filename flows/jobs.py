@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from prefect.exceptions import ExternalSignal
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -249,6 +250,10 @@ def run_job(engine: Engine, started: StartedJob, work: Callable[[], None]) -> Jo
     except IngestError as exc:
         # Adapters word their errors with the source redacted; this keeps any slip out.
         error = redact_text(str(exc))
+    except ExternalSignal:
+        # Prefect stopping the run (a cancel, a worker shutting down): the state hooks
+        # say how the run ended ("flow run cancelled: ..."), not "internal error".
+        raise
     except BaseException as exc:
         _finish_if_reachable(engine, started, internal_error(exc))
         raise

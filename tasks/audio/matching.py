@@ -7,9 +7,9 @@ the postings, and votes on the offset between clip and stored fingerprint
 verified on the full 32-bit items: the bit error rate (popcount of XOR over the
 aligned overlap) decides, and ``score = 1 - bit_error_rate``.
 
-The index is a narrow Protocol so that a SQL table
-``fingerprint_term(term BIGINT indexed, fingerprint_id, position)`` can back it;
-``MemoryFingerprintIndex`` is the in-memory one for tests and benchmarks.
+The index is a narrow Protocol, so matching needs no database: the asset
+graph's table ``fingerprint_term(term BIGINT indexed, fingerprint_id,
+position)`` backs it (``models.fingerprints.SqlFingerprintIndex``).
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ MAX_TERM_POSTINGS = 5000
 MAX_CLIP_S = 120.0
 
 
-# Ids of stored fingerprints: ints in memory, uuids in the asset graph.
-FingerprintId: TypeAlias = int | uuid.UUID
+# Ids of stored fingerprints: their rows' ids in the asset graph.
+FingerprintId: TypeAlias = uuid.UUID
 
 
 @dataclass(frozen=True)
@@ -103,35 +103,6 @@ def index_terms(raw: Sequence[int]) -> list[tuple[int, int]]:
             postings.append((term, position))
         previous = term
     return postings
-
-
-class MemoryFingerprintIndex:
-    """An in-memory FingerprintIndex: a dict from term to postings."""
-
-    def __init__(self) -> None:
-        self._postings: dict[int, list[tuple[FingerprintId, int]]] = defaultdict(list)
-        self._stored: dict[FingerprintId, StoredFingerprint] = {}
-
-    def __len__(self) -> int:
-        return len(self._stored)
-
-    def add(self, fingerprint_id: FingerprintId, stored: StoredFingerprint) -> None:
-        """Index one stored fingerprint under the given id."""
-        self._stored[fingerprint_id] = stored
-        for term, position in index_terms(stored.raw):
-            self._postings[term].append((fingerprint_id, position))
-
-    def candidates(self, terms: Sequence[int]) -> Iterable[tuple[FingerprintId, int, int]]:
-        """Yield ``(fingerprint_id, position, term)`` for every posting of the given terms."""
-        for term in terms:
-            for fingerprint_id, position in self._postings.get(term, ()):
-                yield fingerprint_id, position, term
-
-    def load(
-        self, fingerprint_ids: Sequence[FingerprintId]
-    ) -> Mapping[FingerprintId, StoredFingerprint]:
-        """Return the stored fingerprints with these ids."""
-        return {fid: self._stored[fid] for fid in fingerprint_ids if fid in self._stored}
 
 
 def match_clip(

@@ -5,11 +5,14 @@ The tests run in order: the last one kills the service.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import io
 import signal
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,13 +29,13 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.schedules import IntervalSchedule
-from prefect.states import Scheduled
+from prefect.states import Cancelling, Scheduled
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from core.requests import AssetRequest
 from core.settings import Settings
-from deployments.job_status import get_job
+from deployments.job_status import JobView, get_job
 from deployments.submit import submit_ingest
 from models.db import make_engine, new_session
 from models.tables import Asset, AssetStatus, Blob, File, IngestJob, JobStatus
@@ -122,6 +125,37 @@ def test_the_same_idempotency_key_twice_is_one_job_and_one_run(
     assert second.status == JobStatus.COMPLETED, second.error
     assert len(_runs_of_job(first.id)) == 1
     assert _count(session, IngestJob, IngestJob.idempotency_key == key) == 1
+    assert _count(session, Asset, Asset.identifier == url) == 1
+
+
+def test_submissions_with_one_key_at_the_same_moment_are_one_job_and_one_run(
+    service: Service, session: Session, http_server: LocalHTTPServer, tmp_path: Path
+) -> None:
+    url = http_server.route(
+        f"/{uuid.uuid4().hex}/together.txt", ServeFile(_document(tmp_path, b"submitted 4x\n"))
+    )
+    key = f"cms-{uuid.uuid4().hex}"
+    count = 4
+    start = threading.Barrier(count, timeout=30)
+
+    def submit() -> JobView:
+        start.wait()  # all submit at once: a client retrying, several API workers
+        return submit_ingest(AssetRequest(source=url), idempotency_key=key)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        jobs = [pool.submit(contextvars.copy_context().run, submit) for _ in range(count)]
+        views = [job.result() for job in jobs]
+
+    assert len({view.id for view in views}) == 1
+    assert len({view.flow_run_id for view in views}) == 1 and views[0].flow_run_id is not None
+    assert _count(session, IngestJob, IngestJob.idempotency_key == key) == 1
+    assert len(_runs_of_job(views[0].id)) == 1
+    job = wait_until(
+        lambda: (view := get_job(views[0].id)).finished and view,
+        timeout_s=RUN_TIMEOUT_S,
+        what="the job to end",
+    )
+    assert job.status == JobStatus.COMPLETED, job.error  # type: ignore[attr-defined]
     assert _count(session, Asset, Asset.identifier == url) == 1
 
 
@@ -254,11 +288,44 @@ def _stalled_job(http_server: LocalHTTPServer, path: str) -> uuid.UUID:
     return job.id
 
 
+def _job_row(session: Session, job_id: uuid.UUID) -> IngestJob:
+    """Read the job's row as it is, without reconciling it with its flow run (as get_job would)."""
+    session.expire_all()
+    return session.get_one(IngestJob, job_id)
+
+
+def test_a_run_cancelled_from_prefect_fails_its_job_through_the_cancellation_hook(
+    service: Service, session: Session, http_server: LocalHTTPServer
+) -> None:
+    job_id = _stalled_job(http_server, f"/{uuid.uuid4().hex}/cancel-me.bin")
+    flow_run_id = _job_row(session, job_id).flow_run_id
+    assert flow_run_id is not None
+
+    with get_client(sync_client=True) as client:  # the UI's "Cancel"
+        client.set_flow_run_state(flow_run_id, Cancelling())
+
+    # The row itself, not get_job, which would reconcile from the Cancelled state.
+    job = wait_until(
+        lambda: (row := _job_row(session, job_id)).status == JobStatus.FAILED and row,
+        timeout_s=RUN_TIMEOUT_S,
+        what="the cancellation hook to fail the job",
+    )
+    assert isinstance(job, IngestJob) and job.error is not None
+    assert job.error.startswith("flow run cancelled"), job.error
+    _wait_for_log(flow_run_id, f"failed job(s) {job_id}")  # the hook's own word
+    asset = session.get_one(Asset, job.asset_id)
+    session.refresh(asset)
+    assert (asset.status, asset.error) == (AssetStatus.FAILED, job.error)
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(flow_run_id).state
+    assert state is not None and state.type == StateType.CANCELLED
+
+
 def test_a_killed_flow_process_fails_its_job_through_the_crash_hook(
     service: Service, session: Session, http_server: LocalHTTPServer
 ) -> None:
     job_id = _stalled_job(http_server, f"/{uuid.uuid4().hex}/stall.bin")
-    flow_run_id = get_job(job_id).flow_run_id
+    flow_run_id = _job_row(session, job_id).flow_run_id
     assert flow_run_id is not None
     process = wait_until(
         lambda: _flow_run_process(service, flow_run_id),
@@ -269,16 +336,19 @@ def test_a_killed_flow_process_fails_its_job_through_the_crash_hook(
 
     process.send_signal(signal.SIGKILL)
 
+    # The row itself, not get_job: reconciling from Prefect's Crashed state would
+    # fail the job as well, and the hook is what is under test here.
     job = wait_until(
-        lambda: (view := get_job(job_id)).status == JobStatus.FAILED and view,
+        lambda: (row := _job_row(session, job_id)).status == JobStatus.FAILED and row,
         timeout_s=RUN_TIMEOUT_S,
-        what="the job to fail",
+        what="the crash hook to fail the job",
     )
-    assert job.error.startswith("flow run crashed: "), job.error  # type: ignore[attr-defined]
-    assert "status code: -9" in job.error and "SIGKILL" in job.error  # type: ignore[attr-defined]
-    asset = session.get_one(Asset, job.asset_id)  # type: ignore[attr-defined]
-    session.refresh(asset)
-    assert (asset.status, asset.error) == (AssetStatus.FAILED, job.error)  # type: ignore[attr-defined]
+    assert isinstance(job, IngestJob) and job.error is not None
+    assert job.error.startswith("flow run crashed: "), job.error
+    assert "status code: -9" in job.error and "SIGKILL" in job.error
+    _wait_for_log(flow_run_id, f"failed job(s) {job_id}")  # the hook's own word
+    asset = session.get_one(Asset, job.asset_id)
+    assert (asset.status, asset.error) == (AssetStatus.FAILED, job.error)
 
 
 def test_a_killed_service_fails_the_job_and_a_rerun_completes_it(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -31,7 +33,8 @@ from flows.ingest import ingest
 from flows.run_states import result_of
 from models.db import make_engine, new_session
 from models.tables import Asset, AssetStatus, Blob, File, IngestJob, JobStatus, Project
-from tests.fixtures.http_server import LocalHTTPServer, ServeFile, Status
+from tests.fixtures.http_server import LocalHTTPServer, Route, ServeFile, Status, Together
+from tests.fixtures.prefect_server import PrefectServer
 from tests.fixtures.seaweed import S3Server
 
 FIELDS = ["source", "project", "identifier", "title", "tags"]
@@ -203,6 +206,12 @@ def test_an_s3_drop_folder_is_ingested_and_a_second_run_skips_it_all(
     assert {row.asset_id for row in again.rows} == {row.asset_id for row in first.rows}
 
 
+# The 200-item batch: 25 task runs of 8 items, 8 task runs in flight.
+MANY, IN_FLIGHT, PER_TASK = 200, 8, 8
+# How long equal items wait for each other at the server before the test calls it a miss.
+MEET_TIMEOUT_S = 30.0
+
+
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_two_hundred_items_at_concurrency_eight_leave_no_duplicate_blob(
     pipeline_settings: Settings,
@@ -213,26 +222,47 @@ def test_two_hundred_items_at_concurrency_eight_leave_no_duplicate_blob(
     media_root: Path,
     tmp_path: Path,
 ) -> None:
-    count, distinct = 200, 150  # items 150..199 repeat the bytes of items 0..49
+    # Item i is the (i % 8)th of task run i // 8. The 8 task runs in flight together
+    # (0-7, 8-15, 16-23) fetch their nth items at the same moment: the server holds
+    # those 8 requests until all have come, and serves them equal bytes, which then
+    # race to be stored and recorded. Items n and n + 4 of a task run share bytes too
+    # (one after the other), and the last task run (24) repeats earlier bytes alone.
+    groups = (MANY // PER_TASK) // IN_FLIGHT
+    meetings = {
+        (group, n): threading.Barrier(IN_FLIGHT, timeout=MEET_TIMEOUT_S)
+        for group in range(groups)
+        for n in range(PER_TASK)
+    }
     lines = []
-    for i in range(count):
-        url = _serve(http_server, tmp_path, f"n{i}.txt", f"note {i % distinct}\n".encode())
+    for i in range(MANY):
+        run, n = divmod(i, PER_TASK)
+        together = run < groups * IN_FLIGHT
+        group = run // IN_FLIGHT if together else 0
+        body = tmp_path / f"n{i}.txt"
+        body.write_bytes(f"note {group}-{n % 4}\n".encode())
+        route: Route = ServeFile(body, "text/plain")
+        if together:
+            route = Together(meetings[group, n], route)
+        url = http_server.route(f"/{uuid.uuid4().hex}/n{i}.txt", route)
         lines.append(json.dumps({"source": url, "identifier": f"note-{i}"}))
+    distinct = groups * 4
     manifest = media_root / "many.jsonl"
     manifest.write_text("\n".join(lines) + "\n")
 
     started = time.monotonic()
-    summary = batch_ingest(str(manifest), concurrency=8)
+    summary = batch_ingest(str(manifest), concurrency=IN_FLIGHT, items_per_task=PER_TASK)
     elapsed = time.monotonic() - started
 
-    assert (summary.completed, summary.failed, summary.skipped) == (count, 0, 0), [
+    missed = [meeting for meeting, barrier in meetings.items() if barrier.broken]
+    assert not missed, f"equal items not in flight together: {missed}"
+    assert (summary.completed, summary.failed, summary.skipped) == (MANY, 0, 0), [
         row.error for row in summary.rows if row.error
     ]
-    assert _count(session, Asset, Asset.status == AssetStatus.READY) == count
-    assert _count(session, File) == count
+    assert _count(session, Asset, Asset.status == AssetStatus.READY) == MANY
+    assert _count(session, File) == MANY
     assert _count(session, Blob) == distinct
     assert len(list(s3_server.client().list_objects(s3_bucket, recursive=True))) == distinct
-    print(f"200 items at concurrency 8: {elapsed:.1f} s, {1000 * elapsed / count:.0f} ms per item")
+    print(f"200 items at concurrency 8: {elapsed:.1f} s, {1000 * elapsed / MANY:.0f} ms per item")
 
 
 def _wait_until(condition: Callable[[], bool], *, timeout_s: float, what: str) -> None:
@@ -318,6 +348,39 @@ def test_items_fan_out_on_a_dask_cluster_when_one_is_configured(
     assert (summary.completed, summary.failed, summary.skipped) == (4, 0, 0)
     assert sum(ran_on_dask) == 4, ran_on_dask
     assert _count(session, Asset, Asset.status == AssetStatus.READY) == 4
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_items_fan_out_to_dask_worker_processes(
+    pipeline_settings: Settings,
+    session: Session,
+    http_server: LocalHTTPServer,
+    prefect_api: PrefectServer,
+    media_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from distributed import Client, LocalCluster
+
+    manifest = _documents_manifest(http_server, tmp_path, media_root, "procs", 2)
+    # What a worker process knows comes from its environment (and the task's parameters).
+    monkeypatch.setenv("PREFECT_API_URL", prefect_api.api_url)
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        monkeypatch.setenv("ASSETFLOW_DASK_ADDRESS", cluster.scheduler_address)
+        summary = batch_ingest(str(manifest))
+        executed = client.run(lambda dask_worker: (os.getpid(), dask_worker.state.executed_count))
+
+    assert (summary.completed, summary.failed, summary.skipped) == (2, 0, 0), [
+        row.error for row in summary.rows
+    ]
+    assert sum(count for _, count in executed.values()) == 2, executed
+    assert os.getpid() not in {pid for pid, _ in executed.values()}
+    assert _count(session, Asset, Asset.status == AssetStatus.READY) == 2
 
 
 def test_the_cli_prints_the_summary_and_exits_1_when_an_item_failed(

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import contextvars
 import re
+import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from prefect.concurrency.sync import concurrency
 from sqlmodel import Session, col, select
 
 from core.requests import AssetRequest
 from core.settings import Settings
+from flows.derive_video import TRANSCODE_LIMIT, ensure_transcode_limit
 from flows.ingest import ingest
 from models.tables import (
     KEYFRAMES,
@@ -149,3 +156,58 @@ def test_html_served_as_video_fails_and_stores_nothing(
     assert outcome.error == "the source claims to be video/mp4 but its bytes are an HTML page"
     assert _formats(session, outcome.asset_id) == {}
     assert list(s3_server.client().list_objects(s3_bucket, recursive=True)) == []
+
+
+# How long a held-back transcode is watched for not starting.
+HELD_S = 5.0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_transcode_waits_while_another_holds_the_global_limit(
+    pipeline_settings: Settings, session: Session, http_server: LocalHTTPServer, tmp_path: Path
+) -> None:
+    url = _serve(http_server, make_video(tmp_path / "held.mp4", seconds=1, width=160, height=120))
+    ensure_transcode_limit(pipeline_settings)  # one slot, as on a 2-core worker
+
+    def probed() -> bool:
+        """Whether the run has recorded its probe, the step just before the transcode."""
+        session.expire_all()
+        statement = (
+            select(File.duration_s)
+            .join(Asset, col(Asset.id) == col(File.asset_id))
+            .where(Asset.identifier == url)
+        )
+        return any(duration is not None for duration in session.exec(statement).all())
+
+    def proxy_recorded() -> bool:
+        session.expire_all()
+        statement = (
+            select(Format.id)
+            .join(Asset, col(Asset.id) == col(Format.asset_id))
+            .where(Asset.identifier == url, Format.name == PROXY)
+        )
+        return session.exec(statement).first() is not None
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with concurrency(TRANSCODE_LIMIT, occupy=1):  # another transcode holds the only slot
+            running = pool.submit(contextvars.copy_context().run, ingest, AssetRequest(source=url))
+            _wait_for(probed, timeout_s=120)
+            transcoded_while_held = _wait_for(proxy_recorded, timeout_s=HELD_S, expected=False)
+            released = datetime.now(UTC)
+        outcome = running.result(timeout=120)
+
+    assert not transcoded_while_held
+    assert outcome.status == JobStatus.COMPLETED, outcome.error
+    proxy, _ = _formats(session, outcome.asset_id)[PROXY]
+    assert proxy.created_at >= released
+
+
+def _wait_for(condition: Callable[[], bool], *, timeout_s: float, expected: bool = True) -> bool:
+    """Poll ``condition`` until it holds or ``timeout_s`` passes; fail if it was ``expected``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            assert not expected, f"gave up after {timeout_s:.0f} s"
+            return False
+        time.sleep(0.1)
+    return True

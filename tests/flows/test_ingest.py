@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -32,7 +35,7 @@ from models.tables import (
 )
 from storage.keys import content_key
 from tests.fixtures.database import dump_rows
-from tests.fixtures.http_server import LocalHTTPServer, ServeFile, Status
+from tests.fixtures.http_server import LocalHTTPServer, ServeFile, Status, Together
 from tests.fixtures.images import save_jpeg, scene
 from tests.fixtures.seaweed import S3Server
 
@@ -246,3 +249,45 @@ def _run_state(flow_run_id: uuid.UUID | None) -> State:
         state = client.read_flow_run(flow_run_id).state
     assert state is not None
     return state
+
+
+def test_the_same_bytes_ingested_at_the_same_moment_are_stored_once_for_each_asset(
+    pipeline_settings: Settings,
+    session: Session,
+    http_server: LocalHTTPServer,
+    s3_server: S3Server,
+    s3_bucket: str,
+    tmp_path: Path,
+) -> None:
+    count = 6  # two would do; six meet in the few milliseconds a race needs more often
+    body = b"the same minutes, sent again and again\n" * 200
+    source = _document(tmp_path, "minutes.txt", body)
+    # The server answers none of the requests until all have come: the runs fetch,
+    # store and record the same bytes at the same moment.
+    meeting = threading.Barrier(count, timeout=60)
+    urls = [
+        http_server.route(
+            f"/{uuid.uuid4().hex}/minutes.txt", Together(meeting, ServeFile(source, "text/plain"))
+        )
+        for _ in range(count)
+    ]
+
+    # Each thread in a copy of this context, which points Prefect at the test's server.
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        runs = [
+            pool.submit(contextvars.copy_context().run, ingest, AssetRequest(source=url))
+            for url in urls
+        ]
+        outcomes = [run.result() for run in runs]
+
+    assert not meeting.broken, "the ingests were not in flight together"
+    assert [o.status for o in outcomes] == [JobStatus.COMPLETED] * count, [
+        o.error for o in outcomes
+    ]
+    assert len({o.asset_id for o in outcomes}) == count
+    sha256 = hashlib.sha256(body).hexdigest()
+    assert _count(session, Blob) == 1 and session.get_one(Blob, sha256).size == len(body)
+    assert _count(session, File, File.sha256 == sha256) == count
+    assert [o.object_name for o in s3_server.client().list_objects(s3_bucket, recursive=True)] == [
+        content_key(sha256)
+    ]

@@ -97,7 +97,8 @@ def test_a_multipart_sized_file_round_trips(store: ObjectStore, tmp_path: Path) 
 
     assert store.put_file(key, source).uploaded
 
-    assert store.stat(key) == store.stat(key) is not None
+    info = store.stat(key)
+    assert info is not None and (info.key, info.size) == (key, size)
     read_back = hashlib.sha256()
     with store.open(key) as reader:
         while chunk := reader.read(1024 * 1024):

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from core.errors import StorageUnavailable
 from core.settings import Settings
 from storage import FilesystemStore, S3Store, open_store
+from tests.fixtures.ports import free_port
 
 
 def settings(storage_url: str, **s3: object) -> Settings:
@@ -54,7 +56,14 @@ def test_an_s3_url_opens_an_s3_store_with_bucket_and_prefix() -> None:
 
     assert isinstance(store, S3Store)
     assert (store.backend, store.bucket, store.prefix) == ("s3", "media", "tenant-a/")
-    assert store.endpoint == "minio.lan:9443"
+
+
+def test_an_s3_store_talks_tls_to_the_configured_endpoint() -> None:
+    endpoint = f"127.0.0.1:{free_port()}"  # nothing listens: the error names where it went
+    store = open_store(settings("s3://media", **(S3_KEYS | {"s3_endpoint": endpoint})))
+
+    with pytest.raises(StorageUnavailable, match=f"S3 at https://{endpoint}/media could not"):
+        store.stat("k")
 
 
 def test_an_s3_url_without_a_prefix_uses_the_bucket_root() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import uuid
 from pathlib import Path
 
 import pytest
@@ -74,16 +75,21 @@ def test_a_missing_bucket_is_a_permanent_error_naming_it(
         store.put_file("k", source)
 
 
-def test_ensure_bucket_creates_it_once(s3_server: S3Server, tmp_path: Path) -> None:
-    store = s3_store(s3_server, "ensured-bucket")
+def test_ensure_bucket_creates_it_once_and_keeps_what_it_holds(
+    s3_server: S3Server, tmp_path: Path
+) -> None:
+    bucket = f"ensured-{uuid.uuid4().hex[:12]}"
+    store = s3_store(s3_server, bucket)
     source = tmp_path / "src"
-    source.write_bytes(b"x")
+    source.write_bytes(b"kept")
+    assert not s3_server.client().bucket_exists(bucket)
 
     store.ensure_bucket()
-    store.ensure_bucket()
-
     assert store.put_file("k", source).uploaded
-    assert s3_server.client().bucket_exists("ensured-bucket")
+    store.ensure_bucket()  # the bucket exists: neither an error nor a new, empty bucket
+
+    info = store.stat("k")
+    assert info is not None and info.size == len(b"kept")
 
 
 def test_a_stopped_server_is_unavailable_until_it_is_back(

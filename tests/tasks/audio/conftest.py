@@ -9,13 +9,13 @@ import pytest
 
 from tests.fixtures.audio_media import structured_audio
 
-LIBRARY_SIZE = 6
+LIBRARY_SIZE = 20
 TRACK_S = 60.0
 
 
 @pytest.fixture(scope="session")
 def library(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """Six distinct 60 s structured tracks (seeds 0-5), as WAV at 11025 Hz."""
+    """Twenty distinct 60 s structured tracks (seeds 0-19), as WAV at 11025 Hz."""
     folder = tmp_path_factory.mktemp("library")
     with ThreadPoolExecutor(max_workers=2) as pool:
         return list(

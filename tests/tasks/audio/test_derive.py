@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tasks.audio.derive import AudioOptions, derive_audio
 from tasks.audio.fingerprint import ITEM_DURATION_S
 from tasks.video import probe_media
@@ -21,10 +23,8 @@ def test_video_audio_is_derived_into_out_dir(tmp_path: Path) -> None:
 
     assert derived is not None
     assert len(derived.track.raw) > 60
-    assert [f.offset_s for f, _ in derived.fragments] == [0.0, 5.0, 10.0] or all(
-        abs(f.offset_s - 5.0 * f.index) < 0.025 for f, _ in derived.fragments
-    )
-    assert len(derived.fragments) == 3
+    # Every 5 s, give or take an audio frame (25 ms).
+    assert [f.offset_s for f, _ in derived.fragments] == pytest.approx([0.0, 5.0, 10.0], abs=0.025)
     for fragment, fingerprint in derived.fragments:
         assert fragment.path.is_file() and fragment.path.is_relative_to(tmp_path / "out")
         assert fingerprint.offset_s == fragment.offset_s

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image, ImageFile
+from PIL import Image
 
 from core.errors import CorruptMedia, EmptySource, SourceNotFound, UnsupportedMedia
 from tasks.images import ImageOptions, probe_image, process_image
@@ -38,12 +38,6 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
 
 def process(path: Path, **options: Any) -> None:
     process_image(path, out_dir=path.parent / "out", options=ImageOptions(**options))
-
-
-def test_truncated_images_are_never_loaded_as_complete() -> None:
-    import tasks.images.limits  # noqa: F401  (the import sets the flag)
-
-    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
 
 
 def test_zero_byte_file(tmp_path: Path) -> None:
