@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from api.context import AppContext
 from api.errors import ErrorBody, install_error_handlers
-from api.routes import assets, content, events, files, health, projects, tasks
+from api.routes import assets, content, events, files, health, projects, search, tasks
 from api.runner import EmbeddedRunner, IngestRunner, PrefectRunner
 from core.settings import Settings
 from models.db import make_engine
@@ -64,7 +64,7 @@ def create_app(settings: Settings, *, runner: RunnerFactory = embedded_runner) -
         },
     )
     install_error_handlers(app)
-    for module in (health, files, content, tasks, projects, assets, events):
+    for module in (health, files, content, tasks, projects, assets, events, search):
         app.include_router(module.router)
     return app
 
