@@ -57,6 +57,7 @@ def create_app(settings: Settings, *, runner: RunnerFactory = embedded_runner) -
         version="1",
         lifespan=lifespan,
         responses={
+            400: {"model": ErrorBody, "description": "The body does not parse as its type says"},
             401: {"model": ErrorBody, "description": "No key, or an unknown or revoked one"},
             403: {"model": ErrorBody, "description": "The key lacks the scope named"},
             422: {"model": ErrorBody, "description": "A field is missing or wrong"},
