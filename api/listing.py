@@ -7,7 +7,6 @@ scan however deep it is, and rows added meanwhile neither repeat nor shift it.
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -18,6 +17,18 @@ from sqlmodel import Session
 from sqlmodel.sql.expression import SelectOfScalar
 
 from api.errors import ApiError
+from models.listing import InvalidCursor, encode_cursor
+from models.listing import decode_cursor as decode_position
+
+# The cursor format is the asset listing's (models/listing.py), for every list here.
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "cursor_error",
+    "decode_cursor",
+    "encode_cursor",
+    "newest_first",
+]
 
 T = TypeVar("T")
 
@@ -25,23 +36,17 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 
-def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
-    """Name a row's place in the order, opaquely."""
-    raw = f"{created_at.isoformat()}|{row_id.hex}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+def cursor_error() -> ApiError:
+    """Return the 422 naming ``cursor`` that answers a cursor this API did not give."""
+    return ApiError(422, "cursor is not one this API gave", field="cursor")
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """Read a cursor this API gave; a 422 naming ``cursor`` for any other."""
+    """Read a cursor this API gave; ``cursor_error()`` for any other."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, _, row_id = raw.partition("|")
-        when = datetime.fromisoformat(created)
-        if when.tzinfo is None:
-            raise ValueError("naive time")
-        return when, uuid.UUID(hex=row_id)
-    except ValueError as exc:
-        raise ApiError(422, "cursor is not one this API gave", field="cursor") from exc
+        return decode_position(cursor)
+    except InvalidCursor as exc:
+        raise cursor_error() from exc
 
 
 def newest_first(

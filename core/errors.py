@@ -8,7 +8,8 @@ transient and permanent (see ``is_transient``), never by catching ``Exception``.
     IngestError
     ├── TransientError          worth retrying: the same call may succeed later
     │   ├── SourceUnavailable   connect error, timeout, 5xx, 408, 429, truncated body
-    │   └── StorageUnavailable  the object store or database could not be reached
+    │   └── StorageUnavailable  the object store could not be reached
+    │       └── DatabaseUnavailable  the asset store (database) could not be reached
     └── PermanentError          retrying cannot help; the message says what to fix
         ├── InvalidSource       malformed URL, unsupported scheme, too many redirects
         ├── ForbiddenSource     private/reserved address, path outside the roots, 401/403
@@ -33,10 +34,15 @@ class IngestError(Exception):
 class TransientError(IngestError):
     """A failure that the same call may not meet again: retry it."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, outlasted: bool = False
+    ) -> None:
         super().__init__(message)
         # Seconds the remote asked us to wait (HTTP Retry-After), if it said.
         self.retry_after = retry_after
+        # True once an outage outlasted the window it was ridden out for
+        # (core/outage.py): trying again at once cannot help, a later run may.
+        self.outlasted = outlasted
 
 
 class SourceUnavailable(TransientError):
@@ -44,7 +50,11 @@ class SourceUnavailable(TransientError):
 
 
 class StorageUnavailable(TransientError):
-    """The object store or the database could not be reached."""
+    """The object store could not be reached."""
+
+
+class DatabaseUnavailable(StorageUnavailable):
+    """The asset store's database could not be reached, or dropped the connection."""
 
 
 class PermanentError(IngestError):
@@ -93,5 +103,5 @@ class IdentifierConflict(PermanentError):
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Tell whether a failure is worth another try."""
-    return isinstance(exc, TransientError)
+    """Tell whether a failure is worth another try (an outage already ridden out is not)."""
+    return isinstance(exc, TransientError) and not exc.outlasted

@@ -49,6 +49,18 @@ class Settings(BaseSettings):
     # Asset store: a SQLAlchemy URL (sqlite:///... or postgresql+psycopg://...).
     database_url: str = "sqlite:///./data/assetflow.db"
 
+    # Faults (core/outage.py, flows/lease.py, models/gc.py). A lost database or S3
+    # connection is retried for this long before the item fails: a PostgreSQL or
+    # S3 restart takes seconds.
+    outage_window_s: float = Field(default=60.0, ge=0.0)
+    # A processing asset's lease: its run renews it every third of this; once it
+    # has run out (the worker died), the next run of the asset takes it over.
+    # Longer than the outage window, so an item riding out an outage keeps it.
+    lease_s: float = Field(default=180.0, gt=0.0)
+    # Stored objects nothing refers to are collected once older than this: far
+    # longer than any ingest takes between claiming content and recording it.
+    gc_grace_s: float = Field(default=24 * 3600.0, ge=0.0)
+
     # Sources.
     max_source_bytes: int = 20 * GIB
     # Networks that may be fetched although private (e.g. 127.0.0.1/32 in tests,

@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from core.kinds import AssetKind
 from core.requests import AssetRequest
 from deployments.api_cli import api_command, keys_app
 from deployments.batch_cli import batch
+from deployments.gc_cli import gc
 from deployments.request_options import takes_request
 from deployments.service_cli import deploy, job, serve_command, submit
 
@@ -89,22 +91,44 @@ def show(
 @app.command("ls")
 def list_command(
     project: Annotated[str | None, typer.Option(help="Only this project")] = None,
-    limit: Annotated[int, typer.Option(min=1)] = 50,
+    kind: Annotated[AssetKind | None, typer.Option(help="Only this kind")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="Only this status: pending, processing, ready, failed, deleted"),
+    ] = None,
+    tag: Annotated[str | None, typer.Option(help="Only assets with this tag")] = None,
+    cursor: Annotated[
+        str | None, typer.Option(help="Continue after the page that printed this cursor")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     as_json: Annotated[bool, AS_JSON] = False,
 ) -> None:
-    """List the newest assets."""
+    """List assets, newest first, a page at a time (the next page's cursor goes to stderr)."""
     from deployments.render import asset_json
-    from models.queries import list_assets
+    from models.listing import AssetFilter, InvalidCursor, list_assets
+    from models.tables import AssetStatus
 
+    try:
+        chosen_status = None if status is None else AssetStatus(status)
+    except ValueError as exc:
+        choices = ", ".join(AssetStatus)
+        raise typer.BadParameter(
+            f"{status!r} is not one of {choices}", param_hint="--status"
+        ) from exc
+    filters = AssetFilter(project=project, kind=kind, status=chosen_status, tag=tag)
     with store_session() as session:
-        rows = list_assets(session=session, project=project, limit=limit)
+        try:
+            page = list_assets(session=session, filters=filters, cursor=cursor, limit=limit)
+        except InvalidCursor as exc:
+            raise typer.BadParameter(str(exc), param_hint="--cursor") from exc
     if as_json:
-        print_json([asset_json(asset, project_name) for asset, project_name in rows])
-        return
-    for asset, project_name in rows:
+        print_json([asset_json(asset, project_name) for asset, project_name in page.rows])
+    for asset, project_name in [] if as_json else page.rows:
         typer.echo(
             f"{asset.id}  {asset.status:<10} {asset.kind:<8} {project_name}/{asset.identifier}"
         )
+    if page.next_cursor is not None:
+        typer.echo(f"next page: assetflow ls --cursor {page.next_cursor}", err=True)
 
 
 @app.command()
@@ -113,7 +137,7 @@ def similar(
     max_distance: Annotated[
         int | None,
         typer.Option(
-            min=0, max=64, help="Most bits the phashes may differ by [default: near duplicates]"
+            min=0, help="Most bits the phashes may differ by, at most 15 [default: near duplicates]"
         ),
     ] = None,
     as_json: Annotated[bool, AS_JSON] = False,
@@ -123,7 +147,10 @@ def similar(
 
     chosen = {} if max_distance is None else {"max_distance": max_distance}
     with store_session() as session:
-        found = similar_to_asset(session=session, asset_id=asset_id, **chosen)
+        try:
+            found = similar_to_asset(session=session, asset_id=asset_id, **chosen)
+        except ValueError as exc:  # past the largest distance searched
+            raise typer.BadParameter(str(exc), param_hint="--max-distance") from exc
     if as_json:
         print_json([{"asset_id": other.asset_id, "distance": other.distance} for other in found])
         return
@@ -203,6 +230,7 @@ def store_session() -> Iterator[Session]:
 
 
 app.command()(batch)
+app.command()(gc)
 app.command("serve")(serve_command)
 app.command()(deploy)
 app.command()(submit)

@@ -5,6 +5,7 @@
                                    Settings.batch_manifest names one
     reprocess-asset/reprocess-asset  a new recipe on stored originals
     reconcile-jobs/reconcile-jobs  every 5 minutes: jobs follow runs that died silently
+    collect-garbage/collect-garbage  daily: stored objects nothing refers to are removed
 
 ``serve`` runs them all in this process (``assetflow serve``, the single-machine
 case). ``deploy_to_pool`` applies them to the process work pool
@@ -38,6 +39,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INGEST_DEPLOYMENT = "ingest-asset/ingest-asset"
 # Jobs follow dead runs within this even when nobody polls them (get_job reconciles at once).
 RECONCILE_EVERY = timedelta(minutes=5)
+# Orphans are rare (a run that died between store and record): once a day is plenty.
+COLLECT_EVERY = timedelta(days=1)
 # Seconds between a serve process's polls for runs to start (Prefect's default is
 # 10): a submitted run starts within this.
 POLL_S = 2.0
@@ -69,7 +72,7 @@ class DeploymentSpec:
 
 
 def deployment_specs(settings: Settings) -> list[DeploymentSpec]:
-    """List the deployments for these settings: ingest, batch, reprocess, reconcile."""
+    """List the deployments for these settings: ingest, batch, reprocess, reconcile, gc."""
     schedules: list[Schedule] = []
     if settings.batch_manifest:
         schedules.append(
@@ -101,6 +104,13 @@ def deployment_specs(settings: Settings) -> list[DeploymentSpec]:
             name="reconcile-jobs",
             description="Fail the jobs whose flow runs died without ending them.",
             schedules=[Interval(RECONCILE_EVERY)],
+        ),
+        DeploymentSpec(
+            entrypoint="flows.collect_garbage.collect_garbage_flow",
+            name="collect-garbage",
+            description="Remove stored objects no file refers to, once past the grace period.",
+            schedules=[Interval(COLLECT_EVERY)],
+            concurrency_limit=1,
         ),
     ]
 

@@ -9,8 +9,11 @@ the batch goes on; the flow ends with a table artifact of every item.
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections import ChainMap
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from itertools import islice
 from typing import Annotated, Any
@@ -29,10 +32,11 @@ from core.settings import Settings
 from flows.fanout import BatchItem, fan_out, task_runner_for
 from flows.hooks import job_follows_run
 from flows.jobs import JobOutcome, new_ingest_job
+from flows.lease import lease_ran_out
 from flows.run_states import all_failed, end
 from flows.runtime import current_flow_run_id
 from models import graph
-from models.db import new_session, process_engine
+from models.db import process_engine, transact
 from models.tables import AssetStatus, JobStatus, Project
 from tasks.manifest import ManifestEntry, read_manifest
 
@@ -77,7 +81,8 @@ class BatchSummary(BaseModel):
 
 # Called with each item's row as it ends, on the flow's thread.
 RowListener = Callable[[BatchRow], None]
-# Identifiers already used, by (project, identifier): the asset and its status.
+# Identifiers already used, by (project, identifier): the asset and its status,
+# FAILED standing for a processing asset whose run died (its lease ran out).
 Existing = dict[tuple[str, str], tuple[uuid.UUID, AssetStatus]]
 
 
@@ -144,7 +149,7 @@ def run_batch(
 
     entries = read_manifest(manifest, settings=settings, project=project)
     # The process's engine: the items on threads share it and its connections.
-    engine = process_engine(settings.database_url)
+    engine = process_engine(settings)
     try:
         with task_runner_for(settings, concurrency) as runner:
             finished = fan_out(
@@ -178,25 +183,48 @@ def _pending_chunks(
     flow_run_id = current_flow_run_id()
     iterator = iter(entries)
     while chunk := list(islice(iterator, LOOKUP_CHUNK)):
-        with new_session(engine) as session:
-            pending = _plan_chunk(session, chunk, first_line, flow_run_id, record)
-            session.commit()
-        yield pending
+        plan = transact(
+            engine,
+            functools.partial(
+                _plan_chunk, chunk=chunk, first_line=first_line, flow_run_id=flow_run_id
+            ),
+            describe="planning the batch",
+        )
+        # Taken from the plan only once it is committed: a plan written again
+        # after a lost connection must not see its own first try's identifiers.
+        first_line.update(plan.first_lines)
+        for row in plan.rows:
+            record(row)
+        yield plan.pending
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """What to do with one chunk of the manifest, as written in one transaction."""
+
+    # The items to ingest, each with its (new) job.
+    pending: list[BatchItem]
+    # The rows of the items not ingested: unreadable, skipped.
+    rows: list[BatchRow]
+    # The line where each identifier first appeared in this chunk.
+    first_lines: dict[tuple[str, str], int]
 
 
 def _plan_chunk(
     session: Session,
+    *,
     chunk: list[ManifestEntry],
+    # Read only: a ChainMap writes to its first map, this chunk's.
     first_line: dict[tuple[str, str], int],
     flow_run_id: uuid.UUID | None,
-    record: Callable[[BatchRow], None],
-) -> list[BatchItem]:
-    """Record the chunk's unreadable and skipped entries; write a job for each of the rest."""
+) -> ChunkPlan:
+    """Find the chunk's unreadable and skipped entries; write a job for each of the rest."""
     existing = _existing_assets(session, [entry.request for entry in chunk if entry.request])
-    pending: list[BatchItem] = []
+    plan = ChunkPlan(pending=[], rows=[], first_lines={})
+    seen: ChainMap[tuple[str, str], int] = ChainMap(plan.first_lines, first_line)
     for entry in chunk:
         if entry.request is None:
-            record(
+            plan.rows.append(
                 BatchRow(
                     line=entry.line, identifier=None, status=ItemStatus.FAILED, error=entry.error
                 )
@@ -204,14 +232,14 @@ def _plan_chunk(
             continue
         request = entry.request.model_copy(update={"identifier": entry.request.asset_identifier})
         key = (request.project, request.identifier)
-        skipped = _skipped(entry.line, key, existing, first_line)
-        first_line.setdefault(key, entry.line)
+        skipped = _skipped(entry.line, key, existing, seen)
+        seen.setdefault(key, entry.line)
         if skipped is not None:
-            record(skipped)
+            plan.rows.append(skipped)
             continue
         job, _ = new_ingest_job(session, request, flow_run_id=flow_run_id)
-        pending.append(BatchItem(line=entry.line, job_id=job.id, request=request.redacted()))
-    return pending
+        plan.pending.append(BatchItem(line=entry.line, job_id=job.id, request=request.redacted()))
+    return plan
 
 
 def _existing_assets(session: Session, requests: list[AssetRequest]) -> Existing:
@@ -228,12 +256,17 @@ def _existing_assets(session: Session, requests: list[AssetRequest]) -> Existing
             continue
         asset = graph.find_asset(session=session, project_id=project.id, identifier=identifier)
         if asset is not None:
-            found[(request.project, identifier)] = (asset.id, asset.status)
+            # A processing asset whose run died is retried like a failed one.
+            status = AssetStatus.FAILED if lease_ran_out(asset) else asset.status
+            found[(request.project, identifier)] = (asset.id, status)
     return found
 
 
 def _skipped(
-    line: int, key: tuple[str, str], existing: Existing, first_line: dict[tuple[str, str], int]
+    line: int,
+    key: tuple[str, str],
+    existing: Existing,
+    first_line: Mapping[tuple[str, str], int],
 ) -> BatchRow | None:
     """Return the skipped row for an item that must not be ingested, or None to ingest it."""
     if key in first_line:

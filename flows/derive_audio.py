@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import get_run_logger
+from sqlmodel import Session
 
-from flows.fetch_store import store_files_step
+from flows.fetch_store import store_derivatives
 from flows.runtime import DeriveContext, step
 from models import graph
-from models.db import new_session
+from models.db import transact
 from models.fingerprints import record_fingerprint, remove_track_fingerprints
 from models.tables import AUDIO_FRAGMENT, WAVEFORM, Asset
 from tasks.audio.derive import AudioDerivatives, AudioOptions, derive_audio
@@ -40,14 +41,14 @@ def audio_step(context: DeriveContext, options: AudioOptions, key: str) -> None:
     if derived is None:
         get_run_logger().info("no audio stream: no fragments or fingerprints")
         return
-    stored = store_files_step.run(
-        context.mode,
+    stored = store_derivatives(
+        context,
         [(fragment.path, fragment.content_type) for fragment, _ in derived.fragments]
         + [(derived.waveform, WAVEFORM_CONTENT_TYPE)],
-        settings=context.settings,
     )
     fragment_files, waveform_file = stored[:-1], stored[-1]
-    with new_session(context.engine) as session:
+
+    def record(session: Session) -> None:
         asset = session.get_one(Asset, context.asset_id)
         fragments = graph.record_format(
             session=session,
@@ -78,4 +79,5 @@ def audio_step(context: DeriveContext, options: AudioOptions, key: str) -> None:
             record_fingerprint(
                 session=session, asset_id=asset.id, measured=fingerprint, file_id=file.id
             )
-        session.commit()
+
+    transact(context.engine, record, describe="recording the audio fragments and waveform")

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import get_run_logger
+from sqlmodel import Session
 
-from flows.fetch_store import store_files_step
+from flows.fetch_store import store_derivatives
 from flows.runtime import DeriveContext, step
 from models import graph
-from models.db import new_session
-from models.similarity import link_near_duplicates, record_image_hashes
+from models.db import transact
+from models.similarity import Similar, link_near_duplicates, record_image_hashes
 from models.tables import ORIGINAL, SIZE_PREFIX, Asset, AssetKind, size_format
 from tasks.images.process import ImageOptions, ImageResult, process_image
 from tasks.images.sources import renders_as_picture
@@ -30,12 +31,11 @@ def image_step(context: DeriveContext, options: ImageOptions, key: str) -> None:
     result = derive_image_task.run(
         context.mode, context.original, out_dir=context.work_dir / "image", options=options
     )
-    stored = store_files_step.run(
-        context.mode,
-        [(rendition.path, rendition.content_type) for rendition in result.renditions],
-        settings=context.settings,
+    stored = store_derivatives(
+        context, [(rendition.path, rendition.content_type) for rendition in result.renditions]
     )
-    with new_session(context.engine) as session:
+
+    def record(session: Session) -> list[Similar]:
         asset = session.get_one(Asset, context.asset_id)
         graph.describe_format(
             session=session,
@@ -66,8 +66,9 @@ def image_step(context: DeriveContext, options: ImageOptions, key: str) -> None:
             session=session, asset_id=asset.id, phash=result.phash, dhash=result.dhash
         )
         graph.update_asset(session=session, asset=asset, placeholder=result.blurhash)
-        duplicates = link_near_duplicates(session=session, asset_id=asset.id)
-        session.commit()
+        return link_near_duplicates(session=session, asset_id=asset.id)
+
+    duplicates = transact(context.engine, record, describe="recording the image sizes")
     if duplicates:
         get_run_logger().info(
             "likely near duplicate of %s",

@@ -6,12 +6,13 @@ from pathlib import Path
 
 from prefect import get_client, get_run_logger
 from prefect.concurrency.sync import concurrency
+from sqlmodel import Session
 
 from core.settings import Settings
-from flows.fetch_store import store_files_step
+from flows.fetch_store import store_derivatives
 from flows.runtime import DeriveContext, step
 from models import graph
-from models.db import new_session
+from models.db import transact
 from models.tables import KEYFRAMES, ORIGINAL, POSTER, PROXY, Asset
 from storage.stored import StoredObject
 from tasks.video import (
@@ -33,6 +34,12 @@ VTT_CONTENT_TYPE = "text/vtt"
 PROGRESS_STEP = 0.1
 
 
+# Seconds a transcode slot's lease lasts unless its holder renews it (Prefect renews
+# it while the transcode runs): a worker killed mid-transcode holds its slot this
+# long. Prefect's default is 300 s; 60 s is the least its server accepts.
+TRANSCODE_SLOT_LEASE_S = 60.0
+
+
 def ensure_transcode_limit(settings: Settings) -> None:
     """Create (or resize) the transcode limit on the Prefect server this process talks to."""
     with get_client(sync_client=True) as client:
@@ -49,7 +56,8 @@ def record_probe(context: DeriveContext, _options: None, _key: str) -> None:
     """Record the original's container and stream metadata on its ORIGINAL format."""
     probe = context.media
     width, height = (probe.video.display_size if probe.video else None) or (None, None)
-    with new_session(context.engine) as session:
+
+    def record(session: Session) -> None:
         graph.describe_format(
             session=session,
             asset_id=context.asset_id,
@@ -59,7 +67,8 @@ def record_probe(context: DeriveContext, _options: None, _key: str) -> None:
             height=height,
             duration_s=probe.duration_s,
         )
-        session.commit()
+
+    transact(context.engine, record, describe="recording the probe")
 
 
 @step("derive-video")
@@ -75,7 +84,7 @@ def derive_video_task(
             reported[0] = fraction
             logger.info("transcode %3.0f%%", fraction * 100)
 
-    with concurrency(TRANSCODE_LIMIT, occupy=1):
+    with concurrency(TRANSCODE_LIMIT, occupy=1, lease_duration=TRANSCODE_SLOT_LEASE_S):
         return derive_video(
             original,
             out_dir=out_dir,
@@ -95,21 +104,19 @@ def video_step(context: DeriveContext, options: VideoOptions, key: str) -> None:
         options=options,
     )
     keyframes = derived.keyframes
-    proxy, poster, *sheets = store_files_step.run(
-        context.mode,
+    proxy, poster, *sheets = store_derivatives(
+        context,
         [
             (rendition.path, rendition.content_type)
             for rendition in (derived.proxy, derived.poster, *keyframes.sheets)
         ],
-        settings=context.settings,
     )
     # The VTT names the sheets by their content keys, the way a player fetches them.
     vtt_path = keyframes.vtt.with_name("keyframes.stored.vtt")
     vtt_path.write_text(render_vtt(keyframes.plan, [sheet.key for sheet in sheets]))
-    (vtt,) = store_files_step.run(
-        context.mode, [(vtt_path, VTT_CONTENT_TYPE)], settings=context.settings
-    )
-    with new_session(context.engine) as session:
+    (vtt,) = store_derivatives(context, [(vtt_path, VTT_CONTENT_TYPE)])
+
+    def record(session: Session) -> None:
         asset = session.get_one(Asset, context.asset_id)
         for name, rendition, stored in (
             (PROXY, derived.proxy, proxy),
@@ -142,7 +149,8 @@ def video_step(context: DeriveContext, options: VideoOptions, key: str) -> None:
                 graph.NewFile(name="keyframes.vtt", stored=vtt),
             ],
         )
-        session.commit()
+
+    transact(context.engine, record, describe="recording the proxy, poster and keyframes")
 
 
 def _dimensions(rendition: Rendition) -> dict[str, object]:

@@ -26,6 +26,7 @@ from prefect.runtime import task_run
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from pydantic import BaseModel
 
+from core.errors import DatabaseUnavailable
 from core.requests import AssetRequest
 from core.settings import Settings
 from flows.jobs import JobOutcome, fail_job, internal_error
@@ -64,7 +65,7 @@ def ingest_items(items: list[BatchItem], *, settings: Settings) -> list[JobOutco
     a Dask worker.
     """
     logger = get_run_logger()
-    engine = process_engine(settings.database_url)
+    engine = process_engine(settings)
     outcomes = []
     for item in items:
         try:
@@ -78,7 +79,11 @@ def ingest_items(items: list[BatchItem], *, settings: Settings) -> list[JobOutco
         except Exception as exc:
             logger.exception("line %d: internal error", item.line)
             error = internal_error(exc)
-            fail_job(engine, item.job_id, error, flow_run_id=None)
+            try:
+                fail_job(engine, item.job_id, error, flow_run_id=None)
+            except DatabaseUnavailable as unreachable:
+                # The job stays unfinished until its run has ended (flows/hooks.py).
+                logger.error("line %d: %s", item.line, unreachable)
             outcome = JobOutcome(item.job_id, None, JobStatus.FAILED, error)
         outcomes.append(outcome)
     return outcomes

@@ -1,4 +1,9 @@
-"""The steps that bring bytes in and put them away: fetch the source, store files by content."""
+"""The steps that bring bytes in and put them away: fetch the source, store files by content.
+
+Content is claimed in the graph before it is stored (``claim``, models/gc.py),
+so garbage collection never removes an object an ingest is about to record,
+and a run that dies between storing and recording leaves a row that finds it.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from core.errors import IngestError
 from core.redact import redact_text
 from core.settings import Settings
-from flows.runtime import step
+from flows.runtime import DeriveContext, step
+from models.db import transact
+from models.gc import Content, claim_contents
 from storage import open_store
-from storage.digest import digest_file
+from storage.digest import FileDigest, digest_file
 from storage.stored import StoredObject, store_content
 from tasks.fetch import FetchedSource, fetch_source
 from tasks.retrying import ONE_ATTEMPT
@@ -60,11 +69,36 @@ def store_step(
 
 @step("store-derivatives")
 def store_files_step(
-    files: Sequence[tuple[Path, str | None]], *, settings: Settings
+    files: Sequence[tuple[Path, FileDigest, str | None]], *, settings: Settings
 ) -> list[StoredObject]:
-    """Store derivative files (path, content type) under their content keys, in order."""
+    """Store derivative files (path, digest, content type) under their content keys, in order."""
     store = open_store(settings)
     return [
-        store_content(store, path, digest=digest_file(path), content_type=content_type)
-        for path, content_type in files
+        store_content(store, path, digest=digest, content_type=content_type)
+        for path, digest, content_type in files
     ]
+
+
+def claim(engine: Engine, settings: Settings, contents: Sequence[Content]) -> None:
+    """Claim content about to be stored, in a transaction of its own (committed before the put)."""
+    store = open_store(settings)
+    transact(
+        engine,
+        lambda session: claim_contents(
+            session=session, backend=store.backend, bucket=store.bucket, contents=contents
+        ),
+        describe="claiming content",
+    )
+
+
+def store_derivatives(
+    context: DeriveContext, files: Sequence[tuple[Path, str | None]]
+) -> list[StoredObject]:
+    """Hash, claim and store derivative files (path, content type); return them in order."""
+    hashed = [(path, digest_file(path), content_type) for path, content_type in files]
+    claim(
+        context.engine,
+        context.settings,
+        [Content(digest, content_type) for _, digest, content_type in hashed],
+    )
+    return store_files_step.run(context.mode, hashed, settings=context.settings)

@@ -26,7 +26,7 @@ from flows.pipeline import ingest_one
 from flows.recipes import RecipeOptions
 from flows.run_states import end, result_of
 from flows.runtime import StepMode
-from models.db import make_engine
+from models.db import engine_for
 
 UUID_PATTERN = r"^$|^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$"
 
@@ -51,7 +51,7 @@ def ingest_asset(
             takes up, whose stored request it ingests (the asset above is its redacted copy).
     """
     settings = Settings()
-    engine = make_engine(settings.database_url)
+    engine = engine_for(settings)
     try:
         job = uuid.UUID(job_id) if job_id else create_ingest_job(engine, request).id
         outcome = ingest_one(
@@ -69,7 +69,7 @@ def ingest(request: AssetRequest, *, recipe: RecipeOptions | None = None) -> Job
     the redacted request, so a signed source never reaches Prefect.
     """
     settings = Settings()
-    engine = make_engine(settings.database_url)
+    engine = engine_for(settings)
     try:
         job = create_ingest_job(engine, request)
     finally:

@@ -14,10 +14,16 @@ A failure the user can act on (a 404, a corrupt file) ends the job and the
 asset failed with its sentence and comes back as a ``JobOutcome``, so a batch
 goes on; anything unexpected is recorded as an internal error and re-raised.
 The flows' state hooks (flows/hooks.py) end the jobs of runs that died.
+
+Every write goes through ``transact``, which rides out a database outage. A
+running job holds its asset's lease (flows/lease.py): when its end cannot be
+written (the database down past the outage window) the outcome still says
+why, and the next run of the asset takes it over once the lease has run out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,11 +32,12 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from core.errors import IdentifierConflict, IngestError
+from core.errors import DatabaseUnavailable, IdentifierConflict, IngestError, PermanentError
 from core.redact import redact_text
 from core.requests import AssetRequest
+from flows.lease import keep_lease, lease_ran_out, lease_until, take_over
 from models import graph
-from models.db import new_session
+from models.db import transact
 from models.tables import Asset, AssetStatus, IngestJob, JobKind, JobStatus
 from tasks.filenames import safe_filename
 
@@ -58,6 +65,8 @@ class StartedJob:
 
     job_id: uuid.UUID
     asset_id: uuid.UUID
+    # How long the job's lease on its asset lasts unless renewed (Settings.lease_s).
+    lease_s: float
 
 
 def internal_error(exc: BaseException) -> str:
@@ -97,77 +106,116 @@ def create_ingest_job(
     Submission then hands Prefect only the job's id and redacted request:
     ``deployments.submit.start_ingest_run(engine, job.id)``.
     """
-    with new_session(engine) as session:
+
+    def write(session: Session) -> IngestJob:
         job, _ = new_ingest_job(session, request, idempotency_key=idempotency_key)
-        session.commit()
         return job
+
+    return transact(engine, write, describe="writing the ingest job")
 
 
 def start_ingest(
-    engine: Engine, job_id: uuid.UUID, *, flow_run_id: uuid.UUID | None
+    engine: Engine, job_id: uuid.UUID, *, flow_run_id: uuid.UUID | None, lease_s: float
 ) -> tuple[StartedJob, AssetRequest]:
     """Take up the job and create its asset, in one transaction; return them and the request.
 
     The request is read from the job, its source as given. An asset whose
-    earlier ingest failed is taken up again under its identifier (a re-run
-    retries it, with the request's source and fields); a ready or processing
-    one raises ``IdentifierConflict`` and nothing is written.
+    earlier ingest failed, or whose run died (its lease ran out), is taken up
+    again under its identifier (a re-run retries it, with the request's source
+    and fields); a ready one, or one processing under a live lease, raises
+    ``IdentifierConflict`` and nothing is written.
     """
-    with new_session(engine) as session:
-        job = session.get_one(IngestJob, job_id)
-        request = AssetRequest.model_validate(
-            job.input | ({"source": job.secret_source} if job.secret_source else {})
+    return transact(
+        engine,
+        lambda session: _start_ingest(session, job_id, flow_run_id, lease_s),
+        describe=f"starting job {job_id}",
+    )
+
+
+def _start_ingest(
+    session: Session, job_id: uuid.UUID, flow_run_id: uuid.UUID | None, lease_s: float
+) -> tuple[StartedJob, AssetRequest]:
+    job = session.get_one(IngestJob, job_id)
+    request = AssetRequest.model_validate(
+        job.input | ({"source": job.secret_source} if job.secret_source else {})
+    )
+    fields: dict[str, Any] = {
+        "source": request.redacted().source,
+        "original_filename": safe_filename(request.filename),
+        **request.asset_fields(),
+    }
+    project = graph.ensure_project(session=session, name=request.project)
+    try:
+        asset = graph.create_asset(
+            session=session, project=project, identifier=request.asset_identifier, **fields
         )
-        fields: dict[str, Any] = {
-            "source": request.redacted().source,
-            "original_filename": safe_filename(request.filename),
-            **request.asset_fields(),
-        }
-        project = graph.ensure_project(session=session, name=request.project)
-        try:
-            asset = graph.create_asset(
-                session=session, project=project, identifier=request.asset_identifier, **fields
-            )
-        except IdentifierConflict as conflict:
-            if conflict.existing_id is None:
-                raise
-            # Locked so two runs retrying the same failed asset cannot both take it up.
-            asset = session.get_one(
-                Asset, conflict.existing_id, with_for_update=True, populate_existing=True
-            )
-            if asset.status != AssetStatus.FAILED:
-                raise
-            graph.update_asset(session=session, asset=asset, error=None, **fields)
-        return _start(session, job, asset, flow_run_id), request
+    except IdentifierConflict as conflict:
+        if conflict.existing_id is None:
+            raise
+        # Locked so two runs retrying the same failed asset cannot both take it up.
+        asset = session.get_one(
+            Asset, conflict.existing_id, with_for_update=True, populate_existing=True
+        )
+        if lease_ran_out(asset):
+            take_over(session, asset, by=f"job {job.id}")
+        elif asset.status != AssetStatus.FAILED:
+            raise
+        graph.update_asset(session=session, asset=asset, error=None, **fields)
+    return _start(session, job, asset, flow_run_id, lease_s), request
 
 
 def forget_source(engine: Engine, job_id: uuid.UUID) -> None:
     """Erase the job's secret source: its fetch has ended, one way or the other."""
-    with new_session(engine) as session:
+
+    def write(session: Session) -> None:
         job = session.get_one(IngestJob, job_id)
         if job.secret_source is not None:
             graph.update_job(session=session, job=job, secret_source=None)
-            session.commit()
+
+    transact(engine, write, describe=f"erasing the source of job {job_id}")
 
 
 def start_reprocess(
-    engine: Engine, asset_id: uuid.UUID, *, recipe: dict[str, Any], flow_run_id: uuid.UUID | None
+    engine: Engine,
+    asset_id: uuid.UUID,
+    *,
+    recipe: dict[str, Any],
+    flow_run_id: uuid.UUID | None,
+    lease_s: float,
 ) -> StartedJob | None:
-    """Create a running reprocess job on the asset; None when there is no such asset."""
-    with new_session(engine) as session:
-        asset = session.get(Asset, asset_id)
+    """Create a running reprocess job on the asset; None when there is no such asset.
+
+    An asset whose run died (its lease ran out) is taken over; one that another
+    run is processing raises ``PermanentError`` and nothing is written.
+    """
+
+    def write(session: Session) -> StartedJob | None:
+        asset = session.get(Asset, asset_id, with_for_update=True, populate_existing=True)
         if asset is None or asset.status == AssetStatus.DELETED:
             return None
+        if asset.status == AssetStatus.PROCESSING:
+            if not lease_ran_out(asset):
+                raise PermanentError(
+                    f"asset {asset_id} is being processed by another run "
+                    f"(its lease runs until {asset.lease_expires_at:%H:%M:%S} UTC)"
+                )
+            take_over(session, asset, by="a reprocess")
         job, _ = graph.create_job(
             session=session,
             kind=JobKind.REPROCESS,
             input={"asset_id": str(asset_id), "recipe": recipe},
         )
-        return _start(session, job, asset, flow_run_id)
+        return _start(session, job, asset, flow_run_id, lease_s)
+
+    return transact(engine, write, describe=f"starting a reprocess of asset {asset_id}")
 
 
 def _start(
-    session: Session, job: IngestJob, asset: Asset, flow_run_id: uuid.UUID | None
+    session: Session,
+    job: IngestJob,
+    asset: Asset,
+    flow_run_id: uuid.UUID | None,
+    lease_s: float,
 ) -> StartedJob:
     graph.update_job(
         session=session,
@@ -177,55 +225,90 @@ def _start(
         flow_run_id=flow_run_id,
     )
     graph.update_asset(session=session, asset=asset, status=AssetStatus.PROCESSING)
-    session.commit()
-    return StartedJob(job.id, asset.id)
+    # Not through update_asset: a lease renewal is not a change worth an event.
+    asset.lease_expires_at = lease_until(lease_s)
+    session.add(asset)
+    session.flush()
+    return StartedJob(job.id, asset.id, lease_s)
 
 
 def run_job(engine: Engine, started: StartedJob, work: Callable[[], None]) -> JobOutcome:
-    """Do the job's work and end the job and its asset as it went."""
+    """Do the job's work, renewing its lease, and end the job and its asset as it went.
+
+    When the end cannot be written because the database stayed down past the
+    outage window, the outcome is failed with that sentence; the job's run has
+    ended, so its lease runs out and the next run of the asset takes it over.
+    """
+    error: str | None = None
     try:
-        work()
+        with keep_lease(engine, started.asset_id, started.lease_s):
+            work()
+    except DatabaseUnavailable as exc:
+        # Already ridden out for the window: writing the end would wait as long again.
+        return JobOutcome(started.job_id, started.asset_id, JobStatus.FAILED, str(exc))
     except IngestError as exc:
         # Adapters word their errors with the source redacted; this keeps any slip out.
         error = redact_text(str(exc))
-        finish_job(engine, started, error=error)
-        return JobOutcome(started.job_id, started.asset_id, JobStatus.FAILED, error)
     except BaseException as exc:
-        finish_job(engine, started, error=internal_error(exc))
+        _finish_if_reachable(engine, started, internal_error(exc))
         raise
-    finish_job(engine, started, error=None)
-    return JobOutcome(started.job_id, started.asset_id, JobStatus.COMPLETED)
+    try:
+        finish_job(engine, started, error=error)
+    except DatabaseUnavailable as exc:
+        return JobOutcome(started.job_id, started.asset_id, JobStatus.FAILED, str(exc))
+    status = JobStatus.FAILED if error is not None else JobStatus.COMPLETED
+    return JobOutcome(started.job_id, started.asset_id, status, error)
+
+
+def _finish_if_reachable(engine: Engine, started: StartedJob, error: str) -> None:
+    """Record an unexpected failure if the database answers; the lease covers it if not."""
+    with contextlib.suppress(DatabaseUnavailable):
+        finish_job(engine, started, error=error)
 
 
 def finish_job(engine: Engine, started: StartedJob, *, error: str | None) -> None:
-    """End the job and the asset: ready and processed, or failed with the error."""
-    with new_session(engine) as session:
-        asset = session.get_one(Asset, started.asset_id)
-        job = session.get_one(IngestJob, started.job_id)
-        if error is None:
-            graph.update_asset(
-                session=session, asset=asset, status=AssetStatus.READY, processed=True, error=None
-            )
-            graph.update_job(
-                session=session,
-                job=job,
-                status=JobStatus.COMPLETED,
-                progress=100,
-                secret_source=None,
-            )
-        else:
-            graph.update_asset(session=session, asset=asset, status=AssetStatus.FAILED, error=error)
-            graph.update_job(
-                session=session, job=job, status=JobStatus.FAILED, error=error, secret_source=None
-            )
-        session.commit()
+    """End the job and the asset: ready and processed, or failed with the error.
+
+    A job that is no longer running was taken over (its lease ran out while the
+    database was down): its asset is the new run's, and is left alone.
+    """
+    transact(
+        engine,
+        lambda session: _finish(session, started, error),
+        describe=f"ending job {started.job_id}",
+    )
+
+
+def _finish(session: Session, started: StartedJob, error: str | None) -> None:
+    job = session.get_one(IngestJob, started.job_id, with_for_update=True)
+    if job.status != JobStatus.RUNNING:
+        return
+    asset = session.get_one(Asset, started.asset_id)
+    asset.lease_expires_at = None
+    if error is None:
+        graph.update_asset(
+            session=session, asset=asset, status=AssetStatus.READY, processed=True, error=None
+        )
+        graph.update_job(
+            session=session,
+            job=job,
+            status=JobStatus.COMPLETED,
+            progress=100,
+            secret_source=None,
+        )
+    else:
+        graph.update_asset(session=session, asset=asset, status=AssetStatus.FAILED, error=error)
+        graph.update_job(
+            session=session, job=job, status=JobStatus.FAILED, error=error, secret_source=None
+        )
 
 
 def fail_job(
     engine: Engine, job_id: uuid.UUID, error: str, *, flow_run_id: uuid.UUID | None
 ) -> None:
     """Mark a job failed with the error by this flow run, touching no asset."""
-    with new_session(engine) as session:
+
+    def write(session: Session) -> None:
         job = session.get_one(IngestJob, job_id)
         graph.update_job(
             session=session,
@@ -235,4 +318,5 @@ def fail_job(
             flow_run_id=flow_run_id or job.flow_run_id,
             secret_source=None,
         )
-        session.commit()
+
+    transact(engine, write, describe=f"failing job {job_id}")

@@ -14,16 +14,18 @@ from pathlib import Path
 
 from prefect import get_run_logger
 from sqlalchemy import Engine
+from sqlmodel import Session
 
-from core.errors import IdentifierConflict, IngestError
+from core.errors import DatabaseUnavailable, IdentifierConflict, IngestError
 from core.settings import Settings
-from flows.fetch_store import FetchResult, fetch_step, store_step
+from flows.fetch_store import FetchResult, claim, fetch_step, store_step
 from flows.jobs import JobOutcome, StartedJob, fail_job, forget_source, run_job, start_ingest
 from flows.recipes import RecipeOptions, run_recipe
 from flows.runtime import DeriveContext, StepMode, current_flow_run_id
 from models import graph
-from models.db import new_session
+from models.db import transact
 from models.fingerprints import remove_track_fingerprints
+from models.gc import Content
 from models.tables import ORIGINAL, Asset, JobStatus
 from storage.stored import StoredObject
 from tasks.sniff import Sniffed, check_declared_media, sniff_file
@@ -40,12 +42,19 @@ def ingest_one(
     """Ingest the job's source into the asset graph and report how it ended.
 
     An identifier already used by a ready or processing asset fails the job
-    and writes nothing else.
+    and writes nothing else. A database down past the outage window before
+    the job started fails the item with that sentence; the job stays pending
+    until its run has ended (flows/hooks.py reconciles it).
     """
     logger = get_run_logger()
     flow_run_id = current_flow_run_id()
     try:
-        started, request = start_ingest(engine, job_id, flow_run_id=flow_run_id)
+        started, request = start_ingest(
+            engine, job_id, flow_run_id=flow_run_id, lease_s=settings.lease_s
+        )
+    except DatabaseUnavailable as exc:
+        logger.error("could not start job %s: %s", job_id, exc)
+        return JobOutcome(job_id, None, JobStatus.FAILED, str(exc))
     except IdentifierConflict as exc:
         logger.warning("not ingesting job %s: %s", job_id, exc)
         fail_job(engine, job_id, str(exc), flow_run_id=flow_run_id)
@@ -86,6 +95,7 @@ def _ingest(
             fetched.path, declared_type=fetched.content_type, filename=fetched.filename
         )
         check_declared_media(sniffed)
+        claim(engine, settings, [Content(fetched.digest, sniffed.content_type)])
         stored = store_step.run(mode, fetched, content_type=sniffed.content_type, settings=settings)
         _record_original(engine, started.asset_id, fetch, sniffed, stored)
         context = DeriveContext(
@@ -100,6 +110,8 @@ def _ingest(
         )
         try:
             run_recipe(context, recipe)
+        except DatabaseUnavailable:
+            raise  # nothing can be written; the run that takes the asset over decides
         except IngestError:
             _forget_formats(engine, started.asset_id)
             raise
@@ -110,11 +122,13 @@ def _forget_formats(engine: Engine, asset_id: uuid.UUID) -> None:
 
     The stored bytes nothing refers to any more are the garbage collector's.
     """
-    with new_session(engine) as session:
+
+    def write(session: Session) -> None:
         asset = session.get_one(Asset, asset_id)
         graph.remove_formats_named_like(session=session, asset=asset, prefix="")
         remove_track_fingerprints(session=session, asset_id=asset_id)
-        session.commit()
+
+    transact(engine, write, describe="forgetting the failed ingest's formats")
 
 
 def _record_original(
@@ -126,7 +140,8 @@ def _record_original(
 ) -> None:
     """Record the ORIGINAL format and what the fetch learnt (a video page's title)."""
     fetched, page = fetch.file, fetch.page
-    with new_session(engine) as session:
+
+    def write(session: Session) -> None:
         asset = session.get_one(Asset, asset_id)
         graph.record_format(
             session=session,
@@ -144,4 +159,5 @@ def _record_original(
             original_filename=asset.original_filename or fetched.filename,
             title=asset.title or (page.title if page else None),
         )
-        session.commit()
+
+    transact(engine, write, describe="recording the original")

@@ -32,7 +32,7 @@ from flows.derive_audio import audio_step
 from flows.derive_image import image_step
 from flows.derive_video import probe_task, record_probe, video_step
 from flows.runtime import DeriveContext
-from models.db import new_session
+from models.db import transact
 from models.tables import Format
 from tasks.audio.derive import AudioOptions
 from tasks.images.process import ImageOptions
@@ -189,10 +189,13 @@ def recipe_key(step: str, options: object, source_sha256: str) -> str:
 
 def already_derived(context: DeriveContext, key: str) -> bool:
     """Tell whether the asset holds a format made with this recipe key."""
-    with new_session(context.engine) as session:
-        found = session.exec(
+    found = transact(
+        context.engine,
+        lambda session: session.exec(
             select(Format.id)
             .where(Format.asset_id == context.asset_id, Format.recipe_key == key)
             .limit(1)
-        ).first()
+        ).first(),
+        describe="reading the recorded formats",
+    )
     return found is not None

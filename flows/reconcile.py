@@ -6,13 +6,13 @@ from prefect import flow, get_client, get_run_logger
 
 from core.settings import Settings
 from flows.hooks import reconcile_jobs
-from models.db import make_engine
+from models.db import engine_for
 
 
 @flow(name="reconcile-jobs")
 def reconcile_jobs_flow() -> int:
     """Fail the jobs whose flow runs crashed, failed or were cancelled; return how many."""
-    engine = make_engine(Settings().database_url)
+    engine = engine_for(Settings())
     try:
         with get_client(sync_client=True) as client:
             failed = reconcile_jobs(engine, client)

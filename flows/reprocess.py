@@ -12,7 +12,7 @@ from prefect.states import State
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from core.errors import CorruptMedia
+from core.errors import CorruptMedia, IngestError
 from core.forms import titled
 from core.kinds import AssetKind
 from core.settings import Settings
@@ -21,7 +21,7 @@ from flows.jobs import JobOutcome, StartedJob, run_job, start_reprocess
 from flows.recipes import RecipeOptions, run_recipe
 from flows.run_states import all_failed, end
 from flows.runtime import DeriveContext, StepMode, current_flow_run_id, step
-from models.db import make_engine, new_session
+from models.db import engine_for, transact
 from models.tables import ORIGINAL, Asset, File, FileSet, Format, JobStatus
 from storage import open_store
 from storage.digest import digest_file
@@ -58,7 +58,7 @@ def reprocess_asset(
             recomputes only the steps it belongs to.
     """
     settings = Settings()
-    engine = make_engine(settings.database_url)
+    engine = engine_for(settings)
     try:
         outcomes = [reprocess_one(engine, settings, asset_id, recipe) for asset_id in asset_ids]
     finally:
@@ -73,15 +73,19 @@ def reprocess_one(
     """Run the recipe on one asset's stored original, as a job of its own."""
     stored = _stored_original(engine, asset_id)
     started = None
+    message = f"asset {asset_id} has no stored original to reprocess"
     if stored is not None:
-        started = start_reprocess(
-            engine,
-            asset_id,
-            recipe=recipe.model_dump(mode="json"),
-            flow_run_id=current_flow_run_id(),
-        )
+        try:
+            started = start_reprocess(
+                engine,
+                asset_id,
+                recipe=recipe.model_dump(mode="json"),
+                flow_run_id=current_flow_run_id(),
+                lease_s=settings.lease_s,
+            )
+        except IngestError as exc:  # another run holds it, or the store is down
+            message = str(exc)
     if stored is None or started is None:
-        message = f"asset {asset_id} has no stored original to reprocess"
         get_run_logger().error(message)
         return JobOutcome(None, asset_id, JobStatus.FAILED, message)
     original, kind = stored
@@ -119,12 +123,15 @@ def _rederive(
 
 def _stored_original(engine: Engine, asset_id: uuid.UUID) -> tuple[File, AssetKind] | None:
     """Return the asset's ORIGINAL file and the asset's kind, if it has one."""
-    with new_session(engine) as session:
-        row = session.exec(
+    row = transact(
+        engine,
+        lambda session: session.exec(
             select(File, Asset.kind)
             .join(FileSet, col(FileSet.id) == col(File.file_set_id))
             .join(Format, col(Format.id) == col(FileSet.format_id))
             .join(Asset, col(Asset.id) == col(Format.asset_id))
             .where(Format.asset_id == asset_id, Format.name == ORIGINAL)
-        ).first()
+        ).first(),
+        describe="reading the stored original",
+    )
     return None if row is None else (row[0], AssetKind(row[1]))

@@ -92,7 +92,7 @@ class Step(Generic[P, R]):
                 return self.fn(*args, **kwargs)
             except TransientError as error:
                 attempt = task_run.run_count
-                if attempt < self.retry.attempts:
+                if attempt < self.retry.attempts and is_transient(error):
                     self.retry.wait_before_retry(
                         attempt, error, describe=self.name, logger=get_run_logger()
                     )

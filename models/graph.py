@@ -24,6 +24,7 @@ from core.errors import IdentifierConflict
 from models.tables import (
     Asset,
     AssetStatus,
+    AssetTag,
     AudioFingerprint,
     Blob,
     Event,
@@ -151,6 +152,7 @@ def create_asset(
             + (f" by asset {existing.id}" if existing else ""),
             existing_id=existing.id if existing else None,
         )
+    session.add_all(_tag_rows(asset))
     record_event(
         session=session,
         asset_id=asset.id,
@@ -169,6 +171,9 @@ def update_asset(*, session: Session, asset: Asset, **changes: Any) -> Asset:
         setattr(asset, name, value)
     asset.updated_at = utcnow()
     session.add(asset)
+    if "tags" in changed:
+        session.execute(delete(AssetTag).where(col(AssetTag.asset_id) == asset.id))
+        session.add_all(_tag_rows(asset))
     moved_to = AssetStatus(changed["status"]) if "status" in changed else None
     record_event(
         session=session,
@@ -177,6 +182,14 @@ def update_asset(*, session: Session, asset: Asset, **changes: Any) -> Asset:
         payload={"changed": {name: _jsonable(value) for name, value in changed.items()}},
     )
     return asset
+
+
+def _tag_rows(asset: Asset) -> list[AssetTag]:
+    """Return the ``asset_tag`` rows (what listing by tag reads) of the asset's tags."""
+    return [
+        AssetTag(asset_id=asset.id, tag=tag, created_at=asset.created_at)
+        for tag in dict.fromkeys(asset.tags)
+    ]
 
 
 def _jsonable(value: Any) -> Any:

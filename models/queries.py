@@ -1,9 +1,8 @@
-"""Read-side queries of the asset graph: what ``show`` and ``ls`` print."""
+"""Read-side queries of the asset graph: what ``show`` prints (``ls`` reads models/listing.py)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
@@ -72,18 +71,3 @@ def load_asset_graph(*, session: Session, asset_id: uuid.UUID) -> AssetGraph | N
         jobs=list(jobs),
         events=list(events),
     )
-
-
-def list_assets(
-    *, session: Session, project: str | None = None, limit: int = 50
-) -> Sequence[tuple[Asset, str]]:
-    """List the newest assets with their project names, optionally of one project."""
-    statement = (
-        select(Asset, Project.name)
-        .join(Project, col(Project.id) == col(Asset.project_id))
-        .order_by(col(Asset.created_at).desc())
-        .limit(limit)
-    )
-    if project is not None:
-        statement = statement.where(Project.name == project)
-    return [(asset, name) for asset, name in session.exec(statement).all()]

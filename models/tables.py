@@ -142,12 +142,21 @@ class AssetBase(SQLModel):
 
 # Table of assets: one piece of media and everything known about it.
 class Asset(AssetBase, table=True):
-    __table_args__ = (UniqueConstraint("project_id", "identifier"),)
+    # Listing walks (created_at, id) newest first from a cursor (models/listing.py):
+    # one index per filter it takes, each ending in that order, so a page reads
+    # its rows and no more, however large the library.
+    __table_args__ = (
+        UniqueConstraint("project_id", "identifier"),
+        Index("ix_asset_created_at_id", "created_at", "id"),
+        Index("ix_asset_project_created_at_id", "project_id", "created_at", "id"),
+        Index("ix_asset_status_created_at_id", "status", "created_at", "id"),
+        Index("ix_asset_kind_created_at_id", "kind", "created_at", "id"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    project_id: uuid.UUID = Field(foreign_key="project.id", index=True)
+    project_id: uuid.UUID = Field(foreign_key="project.id")
     kind: AssetKind = Field(default=AssetKind.OTHER, sa_type=String(16))
-    status: AssetStatus = Field(default=AssetStatus.PENDING, sa_type=String(16), index=True)
+    status: AssetStatus = Field(default=AssetStatus.PENDING, sa_type=String(16))
     processed: bool = False
     # The source as given, with credentials and signatures redacted.
     source: str = Field(sa_type=Text)
@@ -157,8 +166,25 @@ class Asset(AssetBase, table=True):
     # A BlurHash string UIs paint before the image loads (images only).
     placeholder: str | None = Field(default=None, sa_type=String(128))
     error: str | None = Field(default=None, sa_type=Text)
+    # While processing: when its run's lease runs out unless renewed (flows/lease.py);
+    # a processing asset past it belongs to a run that died, and may be taken over.
+    lease_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
+
+
+# One tag of an asset, with the asset's creation time: listing by tag walks
+# (tag, created_at, asset_id) in order instead of reading every asset's tags.
+# Kept equal to Asset.tags by models/graph.py.
+class AssetTag(SQLModel, table=True):
+    __tablename__ = "asset_tag"
+    __table_args__ = (
+        Index("ix_asset_tag_tag_created_at_asset_id", "tag", "created_at", "asset_id"),
+    )
+
+    asset_id: uuid.UUID = Field(foreign_key="asset.id", primary_key=True)
+    tag: str = Field(sa_type=Text, primary_key=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
 
 
 # A relation between two assets, e.g. a likely near-duplicate image.
@@ -201,7 +227,9 @@ class FileSet(SQLModel, table=True):
     created_at: datetime = _timestamp()
 
 
-# Table of blobs: one row per stored content; the same bytes are stored once.
+# Table of blobs: one row per stored content; the same bytes are stored once. The
+# row is written (claimed) before its object is stored, so a crash in between
+# leaves a row that garbage collection finds (models/gc.py).
 class Blob(SQLModel, table=True):
     sha256: str = Field(sa_type=String(64), primary_key=True)
     md5: str = Field(sa_type=String(32))
@@ -210,6 +238,9 @@ class Blob(SQLModel, table=True):
     backend: str = Field(sa_type=String(16))
     bucket: str = Field(sa_type=String(1024))
     key: str = Field(sa_type=String(256))
+    # When an ingest last said it is about to store or refer to this content:
+    # garbage collection leaves the object alone for a grace period after it.
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _timestamp()
 
 
@@ -234,12 +265,24 @@ class File(SQLModel, table=True):
 
 
 # Perceptual hashes of an image, as signed 64-bit integers for Hamming search.
+# The phash is also cut into four 16-bit bands, each indexed with the hash and
+# the asset (covering: a probe never reads the table), which is how
+# models/similarity.py finds the hashes within a distance without a scan.
 class ImageHash(SQLModel, table=True):
     __tablename__ = "image_hash"
+    __table_args__ = tuple(
+        Index(f"ix_image_hash_phash_band{k}", f"phash_band{k}", "phash", "asset_id")
+        for k in range(4)
+    )
 
     asset_id: uuid.UUID = Field(foreign_key="asset.id", primary_key=True)
-    phash: int = Field(sa_type=BigInteger, index=True)
+    phash: int = Field(sa_type=BigInteger)
     dhash: int = Field(sa_type=BigInteger)
+    # Bits 16k..16k+15 of the unsigned phash (see models/similarity.py: phash_bands).
+    phash_band0: int
+    phash_band1: int
+    phash_band2: int
+    phash_band3: int
     created_at: datetime = _timestamp()
 
 
@@ -249,8 +292,9 @@ class AudioFingerprint(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     asset_id: uuid.UUID = Field(foreign_key="asset.id", index=True)
-    # The fragment's file; None for the whole-track fingerprint.
-    file_id: uuid.UUID | None = Field(default=None, foreign_key="file.id")
+    # The fragment's file; None for the whole-track fingerprint. Indexed: removing
+    # a format deletes its fragments' fingerprints by file.
+    file_id: uuid.UUID | None = Field(default=None, foreign_key="file.id", index=True)
     offset_s: float = 0.0
     duration_s: float
     compressed: str = Field(sa_type=Text)
@@ -259,9 +303,12 @@ class AudioFingerprint(SQLModel, table=True):
 
 
 # The inverted index of fingerprint items that clip matching looks terms up in.
+# The term index covers the postings, so a lookup reads only index pages.
 class FingerprintTerm(SQLModel, table=True):
     __tablename__ = "fingerprint_term"
-    __table_args__ = (Index("ix_fingerprint_term_term", "term"),)
+    __table_args__ = (
+        Index("ix_fingerprint_term_term_posting", "term", "fingerprint_id", "position"),
+    )
 
     fingerprint_id: uuid.UUID = Field(foreign_key="fingerprint.id", primary_key=True)
     position: int = Field(primary_key=True)
@@ -283,7 +330,8 @@ class IngestJob(SQLModel, table=True):
     secret_source: str | None = Field(default=None, sa_type=Text)
     asset_id: uuid.UUID | None = Field(default=None, foreign_key="asset.id", index=True)
     idempotency_key: str | None = Field(default=None, sa_type=String(200), unique=True)
-    flow_run_id: uuid.UUID | None = None
+    # Indexed: a run's end hook finds its jobs by it.
+    flow_run_id: uuid.UUID | None = Field(default=None, index=True)
     progress: int = 0
     error: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = _timestamp()

@@ -86,4 +86,5 @@ def _s3_store(settings: Settings, url: str, *, bucket: str, prefix: str) -> S3St
         region=settings.s3_region,
         secure=settings.s3_secure,
         prefix=prefix,
+        outage_window_s=settings.outage_window_s,
     )

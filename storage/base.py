@@ -8,6 +8,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -19,6 +20,8 @@ class ObjectInfo:
     key: str
     size: int
     content_type: str | None
+    # When the object was written, where the listing says (timezone-aware).
+    modified: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -79,3 +82,7 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def iter_keys(self, prefix: str = "") -> Iterator[str]:
         """Yield the keys that start with ``prefix``, in key order, lazily."""
+
+    @abc.abstractmethod
+    def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Yield the objects whose keys start with ``prefix``, with size and time, lazily."""

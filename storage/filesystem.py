@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from stat import S_ISREG
 from typing import BinaryIO
@@ -127,6 +128,16 @@ class FilesystemStore(ObjectStore):
     def iter_keys(self, prefix: str = "") -> Iterator[str]:
         """Yield the keys starting with ``prefix`` in key order, walking only matching dirs."""
         yield from self._walk(self.root, "", prefix)
+
+    def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Yield the files below the root whose keys start with ``prefix``, with size and mtime."""
+        for key in self.iter_keys(prefix):
+            try:
+                status = self._path(key).stat()
+            except FileNotFoundError:
+                continue  # deleted since the directory was read
+            modified = datetime.fromtimestamp(status.st_mtime, UTC)
+            yield ObjectInfo(key=key, size=status.st_size, content_type=None, modified=modified)
 
     def _walk(self, directory: Path, base: str, prefix: str) -> Iterator[str]:
         try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+# Every content key starts with this.
+CONTENT_PREFIX = "sha256/"
 
 
 def content_key(sha256: str) -> str:
@@ -17,4 +19,12 @@ def content_key(sha256: str) -> str:
     digest = sha256.lower()
     if not _SHA256_HEX.fullmatch(digest):
         raise ValueError(f"not a sha256 hex digest: {sha256!r}")
-    return f"sha256/{digest[:2]}/{digest[2:4]}/{digest}"
+    return f"{CONTENT_PREFIX}{digest[:2]}/{digest[2:4]}/{digest}"
+
+
+def sha256_of_key(key: str) -> str | None:
+    """Return the sha256 a content key names, or None for a key that is not one."""
+    digest = key.rsplit("/", 1)[-1]
+    if _SHA256_HEX.fullmatch(digest) and content_key(digest) == key:
+        return digest
+    return None

@@ -4,17 +4,20 @@ Every minio and urllib3 failure leaves this module as one of assetflow's own
 errors: unreachable endpoint, timeouts, 5xx and SlowDown become
 ``StorageUnavailable`` (worth retrying); a missing object ``SourceNotFound``;
 refused credentials ``ForbiddenSource``; anything else ``PermanentError``.
-Messages name the endpoint and bucket, never the secret key.
+Messages name the endpoint and bucket, never the secret key. Writes, reads
+of metadata and deletes ride out an outage of the endpoint (a restart, a run
+of 503s) for the store's outage window (core/outage.py) before they fail.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import urllib3
 from minio import Minio
@@ -26,8 +29,13 @@ from core.errors import (
     SourceNotFound,
     StorageUnavailable,
 )
+from core.outage import OutageWindow
 from storage.base import ObjectInfo, ObjectStore, PutResult
 from storage.filesystem import COPY_BUFFER_BYTES, write_atomically
+
+T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 # minio-py holds part size x parallel parts in memory during a multipart upload,
 # plus the part being read. 8 MiB (the AWS CLI's default) x 3 measured a peak RSS
@@ -69,8 +77,10 @@ class S3Store(ObjectStore):
         region: str,
         secure: bool,
         prefix: str = "",
+        outage_window_s: float = 0.0,
     ) -> None:
         self.bucket = bucket
+        self._outage = OutageWindow(outage_window_s)
         self.endpoint = endpoint
         self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
         self._where = f"{'https' if secure else 'http'}://{endpoint}/{bucket}"
@@ -107,7 +117,10 @@ class S3Store(ObjectStore):
 
     def put_file(self, key: str, path: Path, *, content_type: str | None = None) -> PutResult:
         """Upload ``path`` under ``key`` unless it exists; multipart in bounded parts when large."""
-        existing = self.stat(key)
+        return self._riding_out(f"uploading {key!r}", lambda: self._put(key, path, content_type))
+
+    def _put(self, key: str, path: Path, content_type: str | None) -> PutResult:
+        existing = self._stat(key)
         if existing is not None:
             return PutResult(self.backend, self.bucket, key, existing.size, uploaded=False)
         size = path.stat().st_size
@@ -126,6 +139,9 @@ class S3Store(ObjectStore):
 
     def stat(self, key: str) -> ObjectInfo | None:
         """Describe the object under ``key``, or None when there is none."""
+        return self._riding_out(f"reading the metadata of {key!r}", lambda: self._stat(key))
+
+    def _stat(self, key: str) -> ObjectInfo | None:
         with self._errors("reading the metadata of", key):
             try:
                 info = self._client.stat_object(self.bucket, self._full(key))
@@ -137,8 +153,7 @@ class S3Store(ObjectStore):
 
     def open(self, key: str) -> BinaryIO:
         """Open the object for streaming reads; closing the reader releases the connection."""
-        with self._errors("opening", key):
-            response = self._client.get_object(self.bucket, self._full(key))
+        response = self._riding_out(f"opening {key!r}", lambda: self._get(key))
         return io.BufferedReader(_ObjectReader(self, key, response), COPY_BUFFER_BYTES)
 
     def download(self, key: str, path: Path) -> None:
@@ -155,8 +170,21 @@ class S3Store(ObjectStore):
 
     def delete(self, key: str) -> None:
         """Remove the object; S3 itself treats a missing key as removed."""
+        self._riding_out(f"deleting {key!r}", lambda: self._delete(key))
+
+    def _delete(self, key: str) -> None:
         with self._errors("deleting", key):
             self._client.remove_object(self.bucket, self._full(key))
+
+    def _get(self, key: str) -> urllib3.BaseHTTPResponse:
+        with self._errors("opening", key):
+            return self._client.get_object(self.bucket, self._full(key))
+
+    def _riding_out(self, doing: str, attempt: Callable[[], T]) -> T:
+        """Run one call, again while the endpoint is unavailable, for the outage window."""
+        return self._outage.ride_out(
+            attempt, describe=f"S3 at {self._where} {doing}", logger=logger
+        )
 
     def iter_keys(self, prefix: str = "") -> Iterator[str]:
         """Yield the keys starting with ``prefix``, a listing page at a time, in the server's order.
@@ -170,6 +198,20 @@ class S3Store(ObjectStore):
             ):
                 if item.object_name is not None:
                     yield item.object_name[len(self.prefix) :]
+
+    def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Yield the objects whose keys start with ``prefix``, with size and last-modified time."""
+        with self._errors(f"listing objects starting with {prefix!r}"):
+            for item in self._client.list_objects(
+                self.bucket, prefix=self._full(prefix), recursive=True
+            ):
+                if item.object_name is not None:
+                    yield ObjectInfo(
+                        key=item.object_name[len(self.prefix) :],
+                        size=item.size or 0,
+                        content_type=None,
+                        modified=item.last_modified,
+                    )
 
     def _full(self, key: str) -> str:
         return self.prefix + key

@@ -59,6 +59,8 @@ class RetryPolicy:
             try:
                 return attempt()
             except TransientError as error:
+                if error.outlasted:
+                    raise  # an outage already ridden out (core/outage.py)
                 self.wait_before_retry(retry, error, describe=describe, logger=logger)
         return attempt()
 

@@ -4,35 +4,26 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import exists, func, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.auth import require
 from api.context import DbSession
 from api.errors import ApiError, ErrorBody
 from api.keys import Scope
-from api.listing import DEFAULT_LIMIT, MAX_LIMIT, encode_cursor, newest_first
+from api.listing import DEFAULT_LIMIT, MAX_LIMIT, cursor_error
 from api.schemas import AssetDetail, AssetObject, AssetPage, AssetUpdate
 from api.views import asset_object, load_asset_detail, original_md5s
 from core.kinds import AssetKind
-from models import graph
+from models import graph, listing
+from models.listing import AssetFilter, InvalidCursor
 from models.tables import Asset, AssetStatus, Project
 
 router = APIRouter(tags=["assets"], responses={404: {"model": ErrorBody}})
 
 NOT_FOUND = "asset not found"
-
-
-def _has_tag(session: Session, tag: str) -> Any:
-    """The condition that an asset's tags hold ``tag``, in the database's own JSON terms."""
-    if session.get_bind().dialect.name == "postgresql":
-        return type_coerce(col(Asset.tags), JSONB).contains([tag])
-    each = func.json_each(col(Asset.tags)).table_valued("value")
-    return exists().select_from(each).where(each.c.value == tag)
 
 
 @router.get("/assets", response_model=AssetPage, dependencies=[Depends(require(Scope.ASSETS))])
@@ -50,39 +41,27 @@ def list_assets(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> AssetPage:
     """List assets, newest first, a page at a time."""
-    statement: Any = select(Asset, Project.name).join(
-        Project, col(Project.id) == col(Asset.project_id)
-    )
-    if project is not None:
-        statement = statement.where(Project.name == project)
-    if kind is not None:
-        statement = statement.where(Asset.kind == kind)
-    if status is not None:
-        statement = statement.where(Asset.status == status)
-    else:
-        statement = statement.where(Asset.status != AssetStatus.DELETED)
-    if tag is not None:
-        statement = statement.where(_has_tag(session, tag))
     for name, bound in (("created_after", created_after), ("created_before", created_before)):
         if bound is not None and bound.tzinfo is None:
             raise ApiError(422, f"{name} needs a time zone, e.g. Z", field=name)
-    if created_after is not None:
-        statement = statement.where(col(Asset.created_at) >= created_after)
-    if created_before is not None:
-        statement = statement.where(col(Asset.created_at) < created_before)
-    rows, more = newest_first(
-        session,
-        statement,
-        created=col(Asset.created_at),
-        row_id=col(Asset.id),
-        cursor=cursor,
-        limit=limit,
+    filters = AssetFilter(
+        project=project,
+        kind=kind,
+        status=status,
+        tag=tag,
+        created_after=created_after,
+        created_before=created_before,
+        include_deleted=False,
     )
+    try:
+        page = listing.list_assets(session=session, filters=filters, cursor=cursor, limit=limit)
+    except InvalidCursor as exc:
+        raise cursor_error() from exc
+    rows = page.rows
     md5s = original_md5s(session, [asset.id for asset, _ in rows])
-    last = rows[-1][0] if rows and more else None
     return AssetPage(
         data=[asset_object(asset, name, md5s.get(asset.id)) for asset, name in rows],
-        next_cursor=encode_cursor(last.created_at, last.id) if last else None,
+        next_cursor=page.next_cursor,
     )
 
 

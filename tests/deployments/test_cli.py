@@ -12,7 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from deployments.cli import app
+from models.db import make_engine
 from tests.fixtures.recorded import record_ready_asset
+from tests.fixtures.synthetic import load_images
 
 # What the read commands must not load: seconds of start-up for nothing.
 HEAVY = ("prefect", "yt_dlp", "dask", "numpy", "PIL")
@@ -97,3 +99,41 @@ def test_an_asset_store_that_is_not_migrated_gets_a_sentence(
 
     assert result.exit_code == 2
     assert "assetflow db upgrade" in result.stderr and "Traceback" not in result.output
+
+
+def test_ls_pages_on_with_the_cursor_it_prints(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(sqlite_url)
+    load_images(engine, [1, 2, 3], project="paged")
+    engine.dispose()
+    monkeypatch.setenv("ASSETFLOW_DATABASE_URL", sqlite_url)
+
+    first = CliRunner().invoke(app, ["ls", "--limit", "2", "--json"])
+    [hint] = first.stderr.splitlines()
+    cursor = hint.removeprefix("next page: assetflow ls --cursor ")
+    rest = CliRunner().invoke(app, ["ls", "--limit", "2", "--json", "--cursor", cursor])
+
+    shown = [row["identifier"] for row in json.loads(first.stdout) + json.loads(rest.stdout)]
+    assert shown == ["synthetic-00000002", "synthetic-00000001", "synthetic-00000000"]
+    assert rest.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "sentence"),
+    [
+        (["ls", "--cursor", "nonsense"], "is not a cursor of this listing"),
+        (["ls", "--status", "done"], "'done' is not one of pending, processing"),
+        (["similar", "{asset}", "--max-distance", "16"], "reaches at most 15 bits"),
+    ],
+)
+def test_a_bad_listing_or_search_option_gets_a_sentence(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, args: list[str], sentence: str
+) -> None:
+    asset_id, _ = record_ready_asset(sqlite_url, project="cli")
+    monkeypatch.setenv("ASSETFLOW_DATABASE_URL", sqlite_url)
+
+    result = CliRunner().invoke(app, [arg.format(asset=asset_id) for arg in args])
+
+    assert result.exit_code == 2
+    assert sentence in " ".join(result.stderr.split()) and "Traceback" not in result.output

@@ -68,7 +68,7 @@ def test_the_ingest_form_asks_for_the_source_first_in_plain_text_boxes() -> None
     order = [name for name, _ in _in_order(request)]
     assert order == [
         "source", "project", "identifier", "title", "description", "category", "tags",
-        "external_id",
+        "external_id", "folder", "filename",
     ]  # fmt: skip
     assert request["required"] == ["source"]
     for name, field in _in_order(request):
@@ -116,8 +116,15 @@ def test_without_a_manifest_the_batch_runs_only_when_asked() -> None:
     deployments = _by_name(Settings(batch_manifest=None))
 
     assert deployments["batch-ingest"].schedules == []
-    assert set(deployments) == {"ingest-asset", "batch-ingest", "reprocess-asset", "reconcile-jobs"}
+    assert set(deployments) == {
+        "ingest-asset",
+        "batch-ingest",
+        "reprocess-asset",
+        "reconcile-jobs",
+        "collect-garbage",
+    }
     assert deployments["reconcile-jobs"].schedules[0].schedule.interval.total_seconds() == 300
+    assert deployments["collect-garbage"].schedules[0].schedule.interval.total_seconds() == 86400
 
 
 def test_reprocess_asset_shows_the_recipe_as_a_form() -> None:

@@ -104,7 +104,7 @@ def test_a_reencoded_copy_is_linked_as_a_near_duplicate_and_a_distinct_image_is_
     assert [s.asset_id for s in similar] == [original.asset_id]
 
 
-def test_a_truncated_jpeg_fails_the_asset_and_records_no_size(
+def test_a_truncated_jpeg_fails_the_asset_and_keeps_no_format(
     pipeline_settings: Settings, session: Session, http_server: LocalHTTPServer, tmp_path: Path
 ) -> None:
     whole = save_jpeg(scene(640, 480, seed=3), tmp_path / "whole.jpg")
@@ -117,5 +117,6 @@ def test_a_truncated_jpeg_fails_the_asset_and_records_no_size(
     assert outcome.error is not None and "truncated" in outcome.error.lower()
     asset = session.get_one(Asset, outcome.asset_id)
     assert (asset.status, asset.error) == (AssetStatus.FAILED, outcome.error)
-    assert sorted(_formats(session, asset.id)) == [ORIGINAL]  # kept, as fetched
+    # Nothing half-written looks complete: a failed ingest keeps its rows, no format.
+    assert _formats(session, asset.id) == {}
     assert session.get(ImageHash, asset.id) is None

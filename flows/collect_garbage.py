@@ -1,0 +1,45 @@
+"""The ``collect-garbage`` flow: stored objects nothing refers to are removed (models/gc.py)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from prefect import flow, get_run_logger
+
+from core.forms import titled
+from core.settings import Settings
+from models.db import engine_for
+from models.gc import collect_garbage
+from storage import open_store
+
+
+@flow(name="collect-garbage")
+def collect_garbage_flow(
+    dry_run: Annotated[bool, titled("Dry run")] = False,
+) -> dict[str, Any]:
+    """Remove stored objects no file refers to, once older than ASSETFLOW_GC_GRACE_S.
+
+    Args:
+        dry_run: Only count what would be removed.
+    """
+    settings = Settings()
+    engine = engine_for(settings)
+    try:
+        report = collect_garbage(
+            engine, open_store(settings), grace_s=settings.gc_grace_s, dry_run=dry_run
+        )
+    finally:
+        engine.dispose()
+    logger = get_run_logger()
+    logger.info(
+        "%s %d of %d objects, %d bytes; %d recent kept",
+        "would remove" if dry_run else "removed",
+        report.collected,
+        report.objects,
+        report.freed_bytes,
+        report.recent,
+    )
+    if report.missing:
+        logger.error("%d stored contents that files refer to are missing", report.missing)
+    return asdict(report)
