@@ -3,8 +3,10 @@
     create_app(settings, runner=...)   for tests and embedding
     app_from_environment()             what ``assetflow api`` serves (uvicorn factory)
 
-With PREFECT_API_URL set, ingests go to the deployment's workers; without
-it, this process runs them in a bounded pool (api/runner.py).
+With PREFECT_API_URL set, ingests go to the deployment's workers and
+webhooks are sent by the deliver-webhooks deployment; without it, this
+process runs ingests in a bounded pool (api/runner.py) and sends webhooks on
+a thread (api/webhooks/sender.py).
 """
 
 from __future__ import annotations
@@ -18,8 +20,19 @@ from sqlalchemy import Engine
 
 from api.context import AppContext
 from api.errors import ErrorBody, install_error_handlers
-from api.routes import assets, content, events, files, health, projects, search, tasks
+from api.routes import (
+    assets,
+    content,
+    events,
+    files,
+    health,
+    projects,
+    search,
+    tasks,
+    webhooks,
+)
 from api.runner import EmbeddedRunner, IngestRunner, PrefectRunner
+from api.webhooks.sender import WebhookSender
 from core.settings import Settings
 from models.db import make_engine
 
@@ -36,8 +49,13 @@ def prefect_runner(engine: Engine, _settings: Settings) -> IngestRunner:
     return PrefectRunner(engine)
 
 
-def create_app(settings: Settings, *, runner: RunnerFactory = embedded_runner) -> FastAPI:
-    """Build the API over the asset store of ``settings``; ``runner`` makes who runs ingests."""
+def create_app(
+    settings: Settings, *, runner: RunnerFactory = embedded_runner, send_webhooks: bool = True
+) -> FastAPI:
+    """Build the API over the asset store of ``settings``.
+
+    ``runner`` makes who runs ingests; ``send_webhooks`` runs a webhook sender in this process.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,9 +63,14 @@ def create_app(settings: Settings, *, runner: RunnerFactory = embedded_runner) -
         ingest_runner = runner(engine, settings)
         app.state.context = AppContext(settings=settings, engine=engine, runner=ingest_runner)
         await anyio.to_thread.run_sync(ingest_runner.recover)
+        sender = WebhookSender(engine, settings) if send_webhooks else None
+        if sender is not None:
+            sender.start()
         try:
             yield
         finally:
+            if sender is not None:
+                sender.close()
             ingest_runner.close()
             engine.dispose()
 
@@ -65,7 +88,7 @@ def create_app(settings: Settings, *, runner: RunnerFactory = embedded_runner) -
         },
     )
     install_error_handlers(app)
-    for module in (health, files, content, tasks, projects, assets, events, search):
+    for module in (health, files, content, tasks, projects, assets, events, webhooks, search):
         app.include_router(module.router)
     return app
 
@@ -74,5 +97,9 @@ def app_from_environment() -> FastAPI:
     """Build the app from ASSETFLOW_* settings; ingests go to Prefect if PREFECT_API_URL is set."""
     from prefect.settings import PREFECT_API_URL
 
-    mode = prefect_runner if PREFECT_API_URL.value() else embedded_runner
-    return create_app(Settings(), runner=mode)
+    on_prefect = bool(PREFECT_API_URL.value())
+    return create_app(
+        Settings(),
+        runner=prefect_runner if on_prefect else embedded_runner,
+        send_webhooks=not on_prefect,
+    )

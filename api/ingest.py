@@ -18,8 +18,9 @@ from api.errors import ApiError
 from api.runner import RunnerUnavailable
 from api.schemas import TaskObject
 from api.views import load_task
+from api.webhooks.subscriptions import TASK_EVENT_TYPES, create_subscription
 from core.requests import AssetRequest
-from flows.jobs import create_ingest_job
+from flows.jobs import create_ingest_job, new_ingest_job
 from models.db import new_session
 from models.tables import Asset, AssetStatus, IngestJob, JobStatus, Project
 
@@ -58,19 +59,44 @@ def _known_job(engine: Engine, idempotency_key: str | None) -> IngestJob | None:
         ).one_or_none()
 
 
+def _write_job(
+    engine: Engine, request: AssetRequest, idempotency_key: str | None, webhook_url: str | None
+) -> IngestJob:
+    """Write the job and, for ``webhook_url``, its one-off subscription, in one transaction.
+
+    Together, so the task cannot end before its subscription exists.
+    """
+    if webhook_url is None:
+        return create_ingest_job(engine, request, idempotency_key=idempotency_key)
+    with new_session(engine) as session:
+        job, created = new_ingest_job(session, request, idempotency_key=idempotency_key)
+        if created:
+            session.flush()  # the subscription's foreign key needs the job's row
+            create_subscription(
+                session=session, url=webhook_url, events=TASK_EVENT_TYPES, job_id=job.id
+            )
+        session.commit()
+        return job
+
+
 def start_ingest(
-    context: AppContext, request: AssetRequest, *, idempotency_key: str | None
+    context: AppContext,
+    request: AssetRequest,
+    *,
+    idempotency_key: str | None,
+    webhook_url: str | None = None,
 ) -> IngestJob:
     """Write the ingest's job and queue its run; return the job as written.
 
     The same idempotency key returns the same job (its run started if it had
     none yet). Raises ApiError 409 for a used identifier, 503 when the run
     cannot be queued (the job stays, and a retry with the key queues it).
+    ``webhook_url`` subscribes that URL to the task's end.
     """
     job = _known_job(context.engine, idempotency_key)
     if job is None:
         _refuse_a_used_identifier(context.engine, request)
-        job = create_ingest_job(context.engine, request, idempotency_key=idempotency_key)
+        job = _write_job(context.engine, request, idempotency_key, webhook_url)
     if job.status == JobStatus.PENDING and job.flow_run_id is None:
         try:
             context.runner.start(job.id)

@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.webhooks.subscriptions import EVENT_TYPES
 from core.kinds import AssetKind
-from models.tables import AssetStatus, FileStatus, JobKind, JobStatus
+from models.tables import AssetStatus, DeliveryStatus, FileStatus, JobKind, JobStatus
 
 # Schemes a client may hand the API as a source: never a path on the server's disk.
 SOURCE_SCHEMES = ("http", "https", "s3")
@@ -69,6 +70,15 @@ class TaskCreate(FileCreate):
     """POST /tasks: an ingest to run in the background."""
 
     kind: Literal["ingest"] = "ingest"
+    webhook_url: str | None = Field(
+        default=None,
+        description="An http(s) URL told when this task ends (task.completed, task.failed)",
+    )
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        return None if value is None else _checked_scheme(value, ("http", "https"), "http(s)")
 
 
 class UrlMedia(_Body):
@@ -166,6 +176,11 @@ class TaskObject(BaseModel):
     created: datetime
     updated: datetime
     file: FileObject | None = Field(default=None, description="The file, once completed")
+    webhook: WebhookCreated | None = Field(
+        default=None,
+        description="The one-off subscription of ``webhook_url``, with its secret: in the "
+        "answer to POST /tasks only",
+    )
 
 
 class AssetObject(BaseModel):
@@ -279,3 +294,81 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
     database: Literal["ok"] = "ok"
     store: Literal["ok"] = "ok"
+
+
+class WebhookCreate(_Body):
+    """POST /webhooks: where to send events, and which."""
+
+    url: str = Field(description="The receiver: an http(s) URL on a permitted address")
+    events: list[str] = Field(
+        default_factory=lambda: list(EVENT_TYPES),
+        min_length=1,
+        description="Event types to send; default: all",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return _checked_scheme(value, ("http", "https"), "http(s)")
+
+    @field_validator("events")
+    @classmethod
+    def _known_types(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in EVENT_TYPES]
+        if unknown:
+            raise ValueError(f"unknown event type {unknown[0]!r}; known: {', '.join(EVENT_TYPES)}")
+        return value
+
+
+class WebhookObject(BaseModel):
+    """A webhook subscription (its secret is shown only when it is made)."""
+
+    id: uuid.UUID
+    object: Literal["webhook"] = "webhook"
+    url: str
+    events: list[str]
+    task_id: uuid.UUID | None = Field(description="Set on a task's one-off subscription")
+    created: datetime
+
+
+class WebhookCreated(WebhookObject):
+    """A subscription just made, with the secret that verifies its deliveries, shown this once."""
+
+    secret: str = Field(description="whsec_...: give it to a Standard Webhooks verifier")
+
+
+class WebhookPage(BaseModel):
+    """The live subscriptions, oldest first."""
+
+    data: list[WebhookObject]
+
+
+class AttemptObject(BaseModel):
+    """One try at a delivery: the receiver's status code, or why none came."""
+
+    number: int
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    attempted: datetime
+
+
+class DeliveryObject(BaseModel):
+    """One event owed to one subscription, and every try at it."""
+
+    id: uuid.UUID
+    object: Literal["delivery"] = "delivery"
+    event_id: int = Field(description="Also the webhook-id header: a receiver drops repeats by it")
+    event_type: str
+    status: DeliveryStatus
+    next_attempt: datetime | None = Field(description="When it is tried next, while pending")
+    created: datetime
+    delivered: datetime | None
+    attempts: list[AttemptObject]
+
+
+class DeliveryPage(BaseModel):
+    """A page of deliveries, newest event first; pass ``next_cursor`` as ``before``."""
+
+    data: list[DeliveryObject]
+    next_cursor: int | None

@@ -6,7 +6,7 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -91,6 +91,21 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("webhook_retry_schedule_s", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_an_attempt(self) -> Settings:
+        # A lease that lapsed while its attempt was still waiting for an answer
+        # would let a second sender post the same delivery at the same time.
+        if self.webhook_lease_s <= self.webhook_timeout_s:
+            raise ValueError("webhook_lease_s must be longer than webhook_timeout_s")
+        return self
+
     @field_validator("ytdlp_extractors", mode="before")
     @classmethod
     def _split_extractors(cls, value: object) -> object:
@@ -142,3 +157,20 @@ class Settings(BaseSettings):
     api_ingest_workers: int = Field(default=2, ge=1)
     # Largest body POST /match takes (a clip is matched on its first 2 minutes).
     api_max_clip_bytes: int = Field(default=512 * 1024**2, ge=1)
+
+    # Webhooks (api/webhooks): seconds to wait before each retry of a failed
+    # delivery, each stretched or shrunk by up to a fifth at random (jitter);
+    # after the last, the delivery is given up. The default is Svix's schedule
+    # (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h): retries span about 27 hours.
+    webhook_retry_schedule_s: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0]
+    )
+    # One attempt's connect and read limit; the receiver answers within it or it is a failure.
+    webhook_timeout_s: float = Field(default=15.0, gt=0.0)
+    # How long a claimed delivery is held by its sender: another sender takes it up
+    # only after this (a sender killed mid-delivery). Longer than an attempt can last.
+    webhook_lease_s: float = Field(default=60.0, gt=0.0)
+    # Seconds a sender waits between looks at the outbox when nothing was due.
+    webhook_poll_s: float = Field(default=1.0, gt=0.0)
+    # Deliveries sent at once by one sender (each to a different asset: order holds per asset).
+    webhook_concurrency: int = Field(default=8, ge=1)

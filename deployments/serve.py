@@ -6,6 +6,8 @@
     reprocess-asset/reprocess-asset  a new recipe on stored originals
     reconcile-jobs/reconcile-jobs  every 5 minutes: jobs follow runs that died silently
     collect-garbage/collect-garbage  daily: stored objects nothing refers to are removed
+    deliver-webhooks/deliver-webhooks  every minute: send due webhook deliveries (a run
+                                   sends for most of the minute)
 
 ``serve`` runs them all in this process (``assetflow serve``, the single-machine
 case). ``deploy_to_pool`` applies them to the process work pool
@@ -41,6 +43,8 @@ INGEST_DEPLOYMENT = "ingest-asset/ingest-asset"
 RECONCILE_EVERY = timedelta(minutes=5)
 # Orphans are rare (a run that died between store and record): once a day is plenty.
 COLLECT_EVERY = timedelta(days=1)
+# A deliver-webhooks run starts this often and sends for most of it (flows/deliver_webhooks.py).
+DELIVER_WEBHOOKS_EVERY = timedelta(minutes=1)
 # Seconds between a serve process's polls for runs to start (Prefect's default is
 # 10): a submitted run starts within this.
 POLL_S = 2.0
@@ -72,7 +76,7 @@ class DeploymentSpec:
 
 
 def deployment_specs(settings: Settings) -> list[DeploymentSpec]:
-    """List the deployments for these settings: ingest, batch, reprocess, reconcile, gc."""
+    """List the deployments for these settings: ingest, batch, reprocess, reconcile, gc, hooks."""
     schedules: list[Schedule] = []
     if settings.batch_manifest:
         schedules.append(
@@ -110,6 +114,14 @@ def deployment_specs(settings: Settings) -> list[DeploymentSpec]:
             name="collect-garbage",
             description="Remove stored objects no file refers to, once past the grace period.",
             schedules=[Interval(COLLECT_EVERY)],
+            concurrency_limit=1,
+        ),
+        DeploymentSpec(
+            entrypoint="flows.deliver_webhooks.deliver_webhooks_flow",
+            name="deliver-webhooks",
+            description="Send due webhook deliveries, signed, with retries (Standard Webhooks).",
+            schedules=[Interval(DELIVER_WEBHOOKS_EVERY)],
+            # One sender per minute is plenty; a late run does not pile onto the next.
             concurrency_limit=1,
         ),
     ]

@@ -11,7 +11,6 @@ and fails the jobs the dead run left unfinished, saying so.
 
 from __future__ import annotations
 
-import logging
 import threading
 import uuid
 from collections.abc import Iterator
@@ -22,11 +21,12 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from core.errors import DatabaseUnavailable
+from core.logs import get_logger
 from models import graph
 from models.db import asset_store_errors, new_session
 from models.tables import Asset, AssetStatus, IngestJob, JobStatus, utcnow
 
-logger = logging.getLogger(__name__)
+logger = get_logger("flows.lease")
 
 UNFINISHED_JOB = (JobStatus.PENDING, JobStatus.RUNNING)
 

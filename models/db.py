@@ -8,7 +8,6 @@ past it, ``DatabaseUnavailable`` says which store could not be reached.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -22,12 +21,13 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import Session, create_engine
 
 from core.errors import DatabaseUnavailable
+from core.logs import get_logger
 from core.outage import OutageWindow
 from core.settings import Settings
 
 T = TypeVar("T")
 
-logger = logging.getLogger(__name__)
+logger = get_logger("models.db")
 
 # Seconds a SQLite writer waits for another writer's lock before failing;
 # concurrent flow runs in one process share the file.

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -344,7 +345,16 @@ class IngestJob(SQLModel, table=True):
 # handed out at insert, not at commit, so a reader that has seen id N may still
 # see a smaller id commit later: a sender tracks delivery per row, not a high-water mark.
 class Event(SQLModel, table=True):
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = (
+        # The events not yet handed to webhook subscriptions: few, looked up often.
+        Index(
+            "ix_event_undelivered",
+            "id",
+            postgresql_where=text("delivered_at IS NULL"),
+            sqlite_where=text("delivered_at IS NULL"),
+        ),
+        {"sqlite_autoincrement": True},
+    )
 
     id: int | None = Field(
         default=None,
@@ -356,6 +366,7 @@ class Event(SQLModel, table=True):
     type: str = Field(sa_type=String(64))
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     created_at: datetime = _timestamp()
+    # When the webhook sender made this event's deliveries (None: not yet).
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
@@ -371,3 +382,63 @@ class ApiKey(SQLModel, table=True):
     scopes: list[str] = Field(default_factory=list, sa_type=JSONType)
     created_at: datetime = _timestamp()
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # due, leased to a sender, or waiting for its next retry
+    DELIVERED = "delivered"
+    FAILED = "failed"  # retries exhausted, or the receiver's address is refused
+    CANCELLED = "cancelled"  # its subscription was deleted first
+
+
+# A receiver of events: its URL, the event types it takes, and the secret that signs
+# them (kept as given: signing needs it). ``job_id`` makes it a task's one-off
+# subscription, which takes only that task's events.
+class WebhookSubscription(SQLModel, table=True):
+    __tablename__ = "webhook_subscription"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    url: str = Field(sa_type=Text)
+    events: list[str] = Field(default_factory=list, sa_type=JSONType)
+    secret: str = Field(sa_type=String(128))
+    job_id: uuid.UUID | None = Field(default=None, foreign_key="ingest_job.id", index=True)
+    created_at: datetime = _timestamp()
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# One event owed to one subscription. Deliveries with the same ``order_key`` (the
+# event's asset, else its task) go out one at a time in event order.
+# ``next_attempt_at`` is when a sender may take it: a claim moves it on by the
+# lease, a failure by the retry delay.
+class WebhookDelivery(SQLModel, table=True):
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_id"),
+        Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+        Index("ix_webhook_delivery_order", "subscription_id", "order_key", "status", "event_id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    subscription_id: uuid.UUID = Field(foreign_key="webhook_subscription.id")
+    event_id: int = Field(
+        foreign_key="event.id", sa_type=BigInteger().with_variant(Integer(), "sqlite")
+    )
+    order_key: str = Field(sa_type=String(64))
+    status: DeliveryStatus = Field(default=DeliveryStatus.PENDING, sa_type=String(16))
+    attempts: int = 0
+    next_attempt_at: datetime = _timestamp()
+    created_at: datetime = _timestamp()
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# One try at a delivery: the receiver's status code, or why no answer came.
+class WebhookAttempt(SQLModel, table=True):
+    __tablename__ = "webhook_attempt"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    delivery_id: uuid.UUID = Field(foreign_key="webhook_delivery.id", index=True)
+    number: int
+    status_code: int | None = None
+    error: str | None = Field(default=None, sa_type=Text)
+    duration_ms: int = 0
+    attempted_at: datetime = _timestamp()

@@ -12,7 +12,6 @@ of 503s) for the store's outage window (core/outage.py) before they fail.
 from __future__ import annotations
 
 import io
-import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -29,13 +28,14 @@ from core.errors import (
     SourceNotFound,
     StorageUnavailable,
 )
+from core.logs import get_logger
 from core.outage import OutageWindow
 from storage.base import ObjectInfo, ObjectStore, PutResult
 from storage.filesystem import COPY_BUFFER_BYTES, write_atomically
 
 T = TypeVar("T")
 
-logger = logging.getLogger(__name__)
+logger = get_logger("storage.s3")
 
 # minio-py holds part size x parallel parts in memory during a multipart upload,
 # plus the part being read. 8 MiB (the AWS CLI's default) x 3 measured a peak RSS

@@ -7,6 +7,7 @@ import uuid
 
 import anyio
 from fastapi import APIRouter, Depends, Response
+from sqlmodel import select
 
 from api.auth import require
 from api.context import Context, DbSession
@@ -14,8 +15,12 @@ from api.errors import ApiError, ErrorBody
 from api.ingest import read_task, start_ingest
 from api.keys import Scope
 from api.routes.files import IdempotencyKey, asset_request
+from api.routes.webhooks import webhook_created
 from api.schemas import TaskCreate, TaskObject
 from api.views import load_task, task_object
+from api.webhooks.receivers import refuse_a_blocked_receiver
+from models.db import new_session
+from models.tables import WebhookSubscription
 
 router = APIRouter(tags=["tasks"], dependencies=[Depends(require(Scope.ASSETS))])
 
@@ -29,10 +34,16 @@ router = APIRouter(tags=["tasks"], dependencies=[Depends(require(Scope.ASSETS))]
 async def create_task(
     body: TaskCreate, context: Context, response: Response, idempotency_key: IdempotencyKey = None
 ) -> TaskObject:
-    """Start an ingest and answer at once with its task."""
+    """Start an ingest and answer at once with its task (and its webhook's secret, if any)."""
+    if body.webhook_url is not None:
+        refuse_a_blocked_receiver(body.webhook_url, context.settings.allowed_networks)
     job = await anyio.to_thread.run_sync(
         functools.partial(
-            start_ingest, context, asset_request(body), idempotency_key=idempotency_key
+            start_ingest,
+            context,
+            asset_request(body),
+            idempotency_key=idempotency_key,
+            webhook_url=body.webhook_url,
         )
     )
     # The job as written: a repeated idempotency key's job may have moved on since.
@@ -41,8 +52,18 @@ async def create_task(
         if job.status == "pending"
         else await anyio.to_thread.run_sync(read_task, context.engine, job.id)
     )
+    subscription = await anyio.to_thread.run_sync(_task_subscription, context, job.id)
+    if subscription is not None:
+        task = task.model_copy(update={"webhook": webhook_created(subscription)})
     response.headers["Location"] = f"/tasks/{task.id}"
     return task
+
+
+def _task_subscription(context: Context, job_id: uuid.UUID) -> WebhookSubscription | None:
+    with new_session(context.engine) as session:
+        return session.exec(
+            select(WebhookSubscription).where(WebhookSubscription.job_id == job_id)
+        ).first()
 
 
 @router.get("/tasks/{task_id}", response_model=TaskObject, responses={404: {"model": ErrorBody}})

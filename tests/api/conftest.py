@@ -146,6 +146,9 @@ def api_server(
                 "allowed_networks": [ipaddress.ip_network("127.0.0.1/32")],
                 "temp_dir": work,
                 "api_sync_timeout_s": 60.0,
+                # Webhooks retried and looked for at once, not on the production schedule.
+                "webhook_retry_schedule_s": [0.1, 0.1, 0.1],
+                "webhook_poll_s": 0.05,
             }
         )
         with pytest.MonkeyPatch.context() as monkeypatch:

@@ -122,9 +122,11 @@ def test_without_a_manifest_the_batch_runs_only_when_asked() -> None:
         "reprocess-asset",
         "reconcile-jobs",
         "collect-garbage",
+        "deliver-webhooks",
     }
     assert deployments["reconcile-jobs"].schedules[0].schedule.interval.total_seconds() == 300
     assert deployments["collect-garbage"].schedules[0].schedule.interval.total_seconds() == 86400
+    assert deployments["deliver-webhooks"].schedules[0].schedule.interval.total_seconds() == 60
 
 
 def test_reprocess_asset_shows_the_recipe_as_a_form() -> None:
