@@ -11,7 +11,6 @@ delivery without a retry, and no redirect is followed.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 import uuid
@@ -26,11 +25,12 @@ from sqlalchemy.exc import OperationalError
 from api.webhooks.outbox import Claimed, Outcome, claim, hand_over, record
 from api.webhooks.signing import signed_headers
 from core.errors import ForbiddenSource
+from core.logs import get_logger
 from core.settings import Settings
 from models.tables import utcnow
 from tasks.net_guard import GuardedTransport
 
-logger = logging.getLogger("assetflow.webhooks")
+logger = get_logger("webhooks")
 
 # Deliveries of one asset a sender takes at once and sends one after another: fewer
 # rounds through the database for a burst of one asset's events.
