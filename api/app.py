@@ -20,7 +20,17 @@ from sqlalchemy import Engine
 
 from api.context import AppContext
 from api.errors import ErrorBody, install_error_handlers
-from api.routes import assets, content, events, files, health, projects, tasks, webhooks
+from api.routes import (
+    assets,
+    content,
+    events,
+    files,
+    health,
+    projects,
+    search,
+    tasks,
+    webhooks,
+)
 from api.runner import EmbeddedRunner, IngestRunner, PrefectRunner
 from api.webhooks.sender import WebhookSender
 from core.settings import Settings
@@ -70,6 +80,7 @@ def create_app(
         version="1",
         lifespan=lifespan,
         responses={
+            400: {"model": ErrorBody, "description": "The body does not parse as its type says"},
             401: {"model": ErrorBody, "description": "No key, or an unknown or revoked one"},
             403: {"model": ErrorBody, "description": "The key lacks the scope named"},
             422: {"model": ErrorBody, "description": "A field is missing or wrong"},
@@ -77,7 +88,7 @@ def create_app(
         },
     )
     install_error_handlers(app)
-    for module in (health, files, content, tasks, projects, assets, events, webhooks):
+    for module in (health, files, content, tasks, projects, assets, events, webhooks, search):
         app.include_router(module.router)
     return app
 

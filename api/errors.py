@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from core.logs import get_logger
@@ -93,6 +94,15 @@ async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, sentence, field=field)
 
 
+async def _unstorable_value(_request: Request, exc: Exception) -> JSONResponse:
+    # The database refused a value the request carried (PostgreSQL: a NUL character
+    # in text, a number out of range): the client's to fix, and the transaction is
+    # rolled back, so nothing was half-written.
+    assert isinstance(exc, DataError)
+    reason = str(exc.orig or exc).strip().splitlines()[0]
+    return error_response(422, f"a value in the request cannot be used: {reason}")
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     error_id = uuid.uuid4().hex[:16]
     logger.error(
@@ -110,4 +120,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(DataError, _unstorable_value)
     app.add_exception_handler(Exception, _unexpected)

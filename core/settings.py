@@ -155,6 +155,8 @@ class Settings(BaseSettings):
     # PREFECT_API_URL), how many at once.
     api_sync_timeout_s: float = Field(default=30.0, ge=0.0)
     api_ingest_workers: int = Field(default=2, ge=1)
+    # Largest body POST /match takes (a clip is matched on its first 2 minutes).
+    api_max_clip_bytes: int = Field(default=512 * 1024**2, ge=1)
 
     # Webhooks (api/webhooks): seconds to wait before each retry of a failed
     # delivery, each stretched or shrunk by up to a fifth at random (jitter);

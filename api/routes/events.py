@@ -22,7 +22,10 @@ router = APIRouter(tags=["events"], dependencies=[Depends(require(Scope.ASSETS))
 @router.get("/events", response_model=EventPage)
 def list_events(
     session: DbSession,
-    after: Annotated[int, Query(ge=0, description="The last event id seen; 0: from the start")] = 0,
+    # Bounded by the id column's 64 bits: a larger number would overflow the query (a 500).
+    after: Annotated[
+        int, Query(ge=0, le=2**63 - 1, description="The last event id seen; 0: from the start")
+    ] = 0,
     type: Annotated[str | None, Query(description="Only this type, e.g. asset.ready")] = None,
     asset_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,

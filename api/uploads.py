@@ -1,0 +1,145 @@
+"""Receive one file of a multipart/form-data request into a temporary file, streaming.
+
+    receive_file(request, field=, directory=, max_bytes=)   -> the file's path
+
+The body is parsed as it arrives (python-multipart's push parser) and the
+named part written to disk chunk by chunk, so an upload is never held whole in
+memory. A body larger than ``max_bytes`` answers 413 as soon as it is seen to
+be (from Content-Length, or while it streams); the partial file is removed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from fastapi import Request
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from api.errors import ApiError
+
+if TYPE_CHECKING:
+    # Only a typing alias: the module defines it under TYPE_CHECKING.
+    from python_multipart.multipart import MultipartCallbacks
+
+
+def multipart_body(field: str, description: str) -> dict[str, Any]:
+    """The OpenAPI requestBody of a route that takes one file as the form field ``field``."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": [field],
+                        "properties": {
+                            field: {
+                                "type": "string",
+                                "format": "binary",
+                                "description": description,
+                            }
+                        },
+                    }
+                }
+            },
+        }
+    }
+
+
+class _PartWriter:
+    """The parser's callbacks: collect each part's headers, write the wanted part's bytes."""
+
+    def __init__(self, field: str, sink: IO[bytes]) -> None:
+        self.field = field
+        self.sink = sink
+        self.found = False
+        self._writing = False
+        self._header_name = b""
+        self._header_value = b""
+        self._disposition = b""
+
+    def callbacks(self) -> MultipartCallbacks:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._header_field,
+            "on_header_value": self._header_value_part,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+        }
+
+    def _part_begin(self) -> None:
+        self._disposition = b""
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def _header_value_part(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _header_end(self) -> None:
+        if self._header_name.lower() == b"content-disposition":
+            self._disposition = self._header_value
+        self._header_name = self._header_value = b""
+
+    def _headers_finished(self) -> None:
+        _kind, options = parse_options_header(self._disposition)
+        # Only the first part of that name counts: a second one is not appended to it.
+        self._writing = not self.found and options.get(b"name") == self.field.encode()
+        self.found = self.found or self._writing
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._writing:
+            self.sink.write(data[start:end])
+
+    def _part_end(self) -> None:
+        self._writing = False
+
+
+async def receive_file(
+    request: Request, *, field: str, directory: Path | None, max_bytes: int
+) -> Path:
+    """Write the form field ``field`` of a multipart request to a new file in ``directory``.
+
+    The caller removes the file. Answers 413 past ``max_bytes`` of body, 422
+    when the body is not multipart or lacks the field.
+    """
+    kind, options = parse_options_header(request.headers.get("content-type"))
+    boundary = options.get(b"boundary")
+    if kind != b"multipart/form-data" or not boundary:
+        raise ApiError(
+            422, f"send the file as multipart/form-data in the field {field!r}", field=field
+        )
+    too_large = ApiError(
+        413, f"the upload is larger than the limit of {max_bytes} bytes", field=field
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise too_large
+    descriptor, name = tempfile.mkstemp(prefix="upload-", dir=directory)
+    path = Path(name)
+    try:
+        with os.fdopen(descriptor, "wb") as sink:
+            writer = _PartWriter(field, sink)
+            parser = MultipartParser(boundary, writer.callbacks())
+            received = 0
+            async for chunk in request.stream():
+                received += len(chunk)
+                if received > max_bytes:
+                    raise too_large
+                parser.write(chunk)
+            parser.finalize()
+        if not writer.found:
+            raise ApiError(422, f"Missing parameter {field}", field=field)
+    except MultipartParseError as exc:
+        path.unlink(missing_ok=True)
+        raise ApiError(422, f"the multipart body does not parse: {exc}", field=field) from exc
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
