@@ -155,6 +155,9 @@ class Settings(BaseSettings):
     # PREFECT_API_URL), how many at once.
     api_sync_timeout_s: float = Field(default=30.0, ge=0.0)
     api_ingest_workers: int = Field(default=2, ge=1)
+    # GET /files/{id}/content on S3: redirect to a presigned URL (the S3 endpoint
+    # must then be reachable by the API's clients), or stream through the API.
+    api_s3_redirect: bool = True
     # Largest body POST /match takes (a clip is matched on its first 2 minutes).
     api_max_clip_bytes: int = Field(default=512 * 1024**2, ge=1)
 

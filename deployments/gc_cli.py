@@ -1,4 +1,4 @@
-"""``assetflow gc``: remove stored objects nothing refers to (models/gc.py), in this process."""
+"""``assetflow gc``: remove stored objects no live asset refers to (models/gc.py), here."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def gc(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
-    """Remove stored objects no file refers to, once past the grace period; say the bytes freed.
+    """Remove stored objects no live asset refers to, after the grace period; say the bytes freed.
 
     Exits 1 when some file's object is missing from the store, 2 when the
     asset store cannot be reached.

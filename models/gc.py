@@ -1,8 +1,11 @@
-"""Garbage collection of the object store: stored objects no file row refers to.
+"""Garbage collection of the object store: stored objects no live file row refers to.
 
-An object can lose its last reference (a reprocess replaced a format) or never
-get one (the run died between storing and recording). Two rules keep
-collection from racing an ingest:
+An object can lose its last reference (a reprocess replaced a format, its
+assets were soft-deleted) or never get one (the run died between storing and
+recording). A file row refers to its content only while its asset is not
+deleted (``_live_reference``); the rows of deleted assets stay, and so does
+the Blob row they point at, but their bytes go. Two rules keep collection
+from racing an ingest:
 
 - Claim before store. An ingest writes (claims) the Blob row of content,
   stamping ``Blob.claimed_at``, and commits, before it stores or reuses the
@@ -10,8 +13,9 @@ collection from racing an ingest:
   (``Settings.gc_grace_s``) keeps the object, whatever the file rows say.
 - Lock, check, delete, forget. ``collect_garbage`` takes each candidate's
   Blob row for update (adopting a stray object with a row of its own first),
-  checks again that no file row refers to it and that no claim is fresh,
-  deletes the object, then the row, and commits. A claim racing it waits on
+  checks again, by the same rule, that no live file row refers to it and that
+  no claim is fresh, deletes the object, then the row unless a deleted
+  asset's file row still names it, and commits. A claim racing it waits on
   that row lock, and once it is through, the ingest finds no object and
   stores it again: an object a file row is about to name is never deleted
   from under it.
@@ -28,12 +32,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, exists, select
+from sqlalchemy import ColumnElement, Engine, and_, delete, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from models.db import transact
-from models.tables import Blob, File, utcnow
+from models.tables import Asset, AssetStatus, Blob, File, utcnow
 from storage.base import ObjectInfo, ObjectStore
 from storage.digest import FileDigest
 from storage.keys import CONTENT_PREFIX, content_key, sha256_of_key
@@ -93,14 +97,14 @@ class GcReport:
     freed_bytes: int
     # Objects nothing refers to yet, but written or claimed within the grace period.
     recent: int
-    # File rows whose object is not in the store (distinct contents): damage to report.
+    # Live file rows whose object is not in the store (distinct contents): damage to report.
     missing: int
 
 
 def collect_garbage(
     engine: Engine, store: ObjectStore, *, grace_s: float, dry_run: bool = False
 ) -> GcReport:
-    """Remove the stored objects no file row refers to, once older than ``grace_s``."""
+    """Remove the stored objects no live file row refers to, once older than ``grace_s``."""
     cutoff = utcnow() - timedelta(seconds=grace_s)
     objects = collected = freed = recent = missing = 0
     for listed, referenced in _merge(store.iter_objects(CONTENT_PREFIX), _referenced(engine)):
@@ -122,15 +126,20 @@ def collect_garbage(
     return GcReport(dry_run, grace_s, objects, collected, freed, recent, missing)
 
 
+def _live_reference() -> ColumnElement[bool]:
+    """The condition a file row must meet to keep its content: its asset is not deleted."""
+    return and_(col(Asset.id) == col(File.asset_id), col(Asset.status) != AssetStatus.DELETED)
+
+
 def _referenced(engine: Engine) -> Iterator[str]:
-    """Yield the sha256 of every content some file row refers to, in order, a page at a time."""
+    """Yield the sha256 of every content a live file row refers to, in order, a page at a time."""
     after = ""
     while True:
 
         def read(session: Session, after: str = after) -> list[str]:
             statement = (
                 select(col(File.sha256))
-                .where(col(File.sha256) > after)
+                .where(col(File.sha256) > after, _live_reference())
                 .distinct()
                 .order_by(col(File.sha256))
                 .limit(REFERENCE_PAGE)
@@ -199,12 +208,19 @@ def _collect(
             select(Blob).where(col(Blob.sha256) == sha256).with_for_update()
         ).scalar_one()
         claimed = blob.claimed_at or blob.created_at
-        in_use = session.execute(select(exists().where(col(File.sha256) == sha256))).scalar()
+        in_use = session.execute(
+            select(exists().where(col(File.sha256) == sha256, _live_reference()))
+        ).scalar()
         if claimed > cutoff or in_use or dry_run:
             session.rollback()
             return not (claimed > cutoff or in_use)
         store.delete(listed.key)
-        session.execute(delete(Blob).where(col(Blob.sha256) == sha256))
+        # A deleted asset's file rows keep the row (they name it) but not the bytes.
+        session.execute(
+            delete(Blob).where(
+                col(Blob.sha256) == sha256, ~exists().where(col(File.sha256) == sha256)
+            )
+        )
         return True
 
     return transact(engine, attempt, describe=f"collecting {listed.key}")
@@ -218,9 +234,10 @@ def _blob_insert(session: Session) -> postgresql.Insert | sqlite.Insert:
 
 
 def _forget_unstored_claims(engine: Engine, cutoff: datetime) -> None:
-    """Delete Blob rows nothing refers to whose claim is older than the cutoff.
+    """Delete Blob rows no file row names whose claim is older than the cutoff.
 
     Their objects were collected above or never stored (the run died first).
+    A deleted asset's file rows still name theirs, so those rows stay.
     One statement: a claim renewed meanwhile no longer matches.
     """
     unreferenced = ~exists().where(col(File.sha256) == col(Blob.sha256))

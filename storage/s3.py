@@ -151,9 +151,15 @@ class S3Store(ObjectStore):
                 raise
         return ObjectInfo(key=key, size=info.size or 0, content_type=info.content_type)
 
-    def open(self, key: str) -> BinaryIO:
-        """Open the object for streaming reads; closing the reader releases the connection."""
-        response = self._riding_out(f"opening {key!r}", lambda: self._get(key))
+    def open(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
+        """Open the object for streaming reads; closing the reader releases the connection.
+
+        With ``offset`` and ``length`` only those bytes are asked for (one ranged
+        GET), so serving a seek never reads the object from its start.
+        """
+        response = self._riding_out(
+            f"opening {key!r}", lambda: self._get(key, offset=offset, length=length)
+        )
         return io.BufferedReader(_ObjectReader(self, key, response), COPY_BUFFER_BYTES)
 
     def download(self, key: str, path: Path) -> None:
@@ -176,9 +182,11 @@ class S3Store(ObjectStore):
         with self._errors("deleting", key):
             self._client.remove_object(self.bucket, self._full(key))
 
-    def _get(self, key: str) -> urllib3.BaseHTTPResponse:
+    def _get(self, key: str, *, offset: int, length: int | None) -> urllib3.BaseHTTPResponse:
         with self._errors("opening", key):
-            return self._client.get_object(self.bucket, self._full(key))
+            return self._client.get_object(
+                self.bucket, self._full(key), offset=offset, length=length or 0
+            )
 
     def _riding_out(self, doing: str, attempt: Callable[[], T]) -> T:
         """Run one call, again while the endpoint is unavailable, for the outage window."""

@@ -1,19 +1,23 @@
 """GET /files/{id}/content: a file's bytes, seekable, cached by content.
 
-On the filesystem the bytes are streamed with ``Range`` (a browser seeks in a
-proxy) and ``If-Range``; on S3 the answer redirects to a short-lived
-presigned URL, which S3 serves with ranges itself. The ETag is the content's
-SHA-256, so ``If-None-Match`` answers 304 without reading a byte.
+The bytes are streamed with ``Range`` (a browser seeks in a proxy) and
+``If-Range``: from the filesystem by Starlette, from S3 here with one ranged
+GET, a chunk at a time. On S3 the answer by default redirects to a
+short-lived presigned URL instead (``Settings.api_s3_redirect``), which S3
+serves with ranges itself. The ETag is the content's SHA-256, so
+``If-None-Match`` answers 304 without reading a byte.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from sqlmodel import col, select
 
 from api.auth import require
@@ -22,11 +26,15 @@ from api.errors import ApiError, ErrorBody
 from api.keys import Scope
 from models.tables import ORIGINAL, Asset, AssetStatus, File, FileSet, Format
 from storage import open_store
+from storage.filesystem import COPY_BUFFER_BYTES
+from storage.s3 import S3Store
 
 router = APIRouter(tags=["files"], dependencies=[Depends(require(Scope.ASSETS))])
 
 # How long a presigned URL the redirect points at stays valid.
 PRESIGNED_S = 900
+# One range, as browsers and players ask: "bytes=a-b", "bytes=a-" or "bytes=-n".
+_SINGLE_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
 @router.get(
@@ -35,8 +43,9 @@ PRESIGNED_S = 900
     responses={
         200: {"content": {"application/octet-stream": {}}, "description": "The bytes"},
         206: {"description": "The range asked for"},
+        416: {"description": "The range asked for is beyond the bytes"},
         304: {"description": "Unchanged (If-None-Match)"},
-        307: {"description": "On S3: a presigned URL to read the bytes from"},
+        307: {"description": "On S3 (by default): a presigned URL to read the bytes from"},
         404: {"model": ErrorBody},
     },
 )
@@ -51,6 +60,8 @@ def file_content(
         str | None, Query(description="A file of the format by name; default its first")
     ] = None,
     if_none_match: Annotated[str | None, Header()] = None,
+    range_header: Annotated[str | None, Header(alias="range")] = None,
+    if_range: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Send the bytes of one of the file's formats (default its original)."""
     asset = session.get(Asset, file_id)
@@ -75,11 +86,80 @@ def file_content(
     store = open_store(context.settings)
     if backend != store.backend:
         raise ApiError(404, f"the file is stored on {backend}, not on this server's store")
-    where = store.locate(stored.key, expires_s=PRESIGNED_S)
-    if backend == "s3":
-        return RedirectResponse(where, status_code=307, headers={"ETag": etag})
-    return FileResponse(
-        Path(where),
-        media_type=stored.content_type or "application/octet-stream",
-        headers={"ETag": etag, "Cache-Control": "private, max-age=31536000, immutable"},
+    media_type = stored.content_type or "application/octet-stream"
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=31536000, immutable"}
+    if isinstance(store, S3Store):
+        if context.settings.api_s3_redirect:
+            where = store.locate(stored.key, expires_s=PRESIGNED_S)
+            return RedirectResponse(where, status_code=307, headers={"ETag": etag})
+        if if_range is not None and if_range.strip() != etag:
+            range_header = None  # the client's copy is another content: send it all
+        return _stream(store, stored.key, stored.size, range_header, media_type, headers)
+    return FileResponse(Path(store.locate(stored.key)), media_type=media_type, headers=headers)
+
+
+def _stream(
+    store: S3Store,
+    key: str,
+    size: int,
+    range_header: str | None,
+    media_type: str,
+    headers: dict[str, str],
+) -> Response:
+    """Stream the object, or the one range asked for, through the API without holding it."""
+    headers = {**headers, "Accept-Ranges": "bytes"}
+    start, end, status = 0, size - 1, 200
+    if range_header is not None:
+        try:
+            span = _single_range(range_header, size)
+        except _Unsatisfiable:
+            return Response(
+                status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"}
+            )
+        if span is not None:
+            (start, end), status = span, 206
+            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    headers["Content-Length"] = str(end - start + 1)
+    return StreamingResponse(
+        _chunks(store, key, start, end - start + 1),
+        status_code=status,
+        media_type=media_type,
+        headers=headers,
     )
+
+
+class _Unsatisfiable(Exception):
+    """The range asked for starts beyond the object's last byte."""
+
+
+def _single_range(header: str, size: int) -> tuple[int, int] | None:
+    """Return the first and last byte of a single range, or None to send all.
+
+    Several ranges or an unparsable header are answered with the whole
+    object, as RFC 9110 allows a server to ignore Range. Raises
+    ``_Unsatisfiable`` for a range outside the object.
+    """
+    match = _SINGLE_RANGE.fullmatch(header.strip())
+    if match is None or match.group(1) == match.group(2) == "":
+        return None
+    first, last = match.group(1), match.group(2)
+    if first == "":  # the last n bytes
+        if int(last) == 0 or size == 0:
+            raise _Unsatisfiable
+        return max(size - int(last), 0), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if last and int(last) < start:
+        return None
+    if start >= size:
+        raise _Unsatisfiable
+    return start, end
+
+
+def _chunks(store: S3Store, key: str, offset: int, length: int) -> Iterator[bytes]:
+    """Yield the ``length`` bytes from ``offset`` a buffer at a time; close the GET at the end."""
+    if length <= 0:
+        return
+    with store.open(key, offset=offset, length=length) as reader:
+        while chunk := reader.read(COPY_BUFFER_BYTES):
+            yield chunk

@@ -6,6 +6,7 @@ import json
 import os
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from deployments.cli import app
 from models import graph
 from models.db import new_session, transact
 from models.gc import Content, claim_contents, collect_garbage
-from models.tables import Blob, utcnow
+from models.tables import Asset, AssetStatus, Blob, utcnow
 from storage.digest import digest_file
 from storage.filesystem import FilesystemStore
 from storage.stored import StoredObject, store_content
@@ -48,7 +49,7 @@ def _claim(engine: Engine, store: FilesystemStore, path: Path) -> None:
     )
 
 
-def _record(engine: Engine, stored: StoredObject, identifier: str) -> None:
+def _record(engine: Engine, stored: StoredObject, identifier: str) -> uuid.UUID:
     with new_session(engine) as session:
         project = graph.ensure_project(session=session, name="gc")
         asset = graph.create_asset(
@@ -61,6 +62,7 @@ def _record(engine: Engine, stored: StoredObject, identifier: str) -> None:
             files=[graph.NewFile(name=identifier, stored=stored)],
         )
         session.commit()
+        return asset.id
 
 
 def test_collects_old_unreferenced_objects_and_reports_missing_ones(
@@ -189,3 +191,33 @@ def test_claims_stamp_the_blob_row_once_per_content(engine: Engine, tmp_path: Pa
         claimed = session.execute(select(col(Blob.claimed_at))).scalar_one()
     assert rows == 1
     assert claimed is not None and claimed >= first
+
+
+def test_gc_command_removes_the_bytes_only_deleted_assets_refer_to(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "objects"
+    store = FilesystemStore(root)
+    (tmp_path / "in").mkdir()
+    shared = _store_bytes(store, tmp_path / "in", b"two assets share me", old=False)
+    lone = _store_bytes(store, tmp_path / "in", b"one asset alone", old=False)
+    _record(engine, shared, "kept")
+    deleted = [_record(engine, shared, "sharing"), _record(engine, lone, "alone")]
+    with new_session(engine) as session:
+        for asset_id in deleted:
+            asset = session.get(Asset, asset_id)
+            assert asset is not None
+            graph.update_asset(session=session, asset=asset, status=AssetStatus.DELETED)
+        session.commit()
+    monkeypatch.setenv("ASSETFLOW_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("ASSETFLOW_STORAGE_URL", f"file://{root}")
+
+    first = CliRunner().invoke(app, ["gc", "--grace", "0", "--json"])
+    again = CliRunner().invoke(app, ["gc", "--grace", "0", "--json"])
+
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.output)
+    assert (report["collected"], report["freed_bytes"], report["missing"]) == (1, lone.size, 0)
+    assert store.exists(shared.key) and not store.exists(lone.key)
+    # The deleted asset's file row still names the content: not damage to report.
+    assert json.loads(again.output)["missing"] == 0
