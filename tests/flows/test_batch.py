@@ -283,7 +283,10 @@ def test_an_s3_outage_mid_batch_fails_items_clearly_and_a_rerun_completes_them(
     s3_bucket: str,
     media_root: Path,
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # An outage longer than the window: items fail (tests/faults has one shorter than it).
+    monkeypatch.setenv("ASSETFLOW_OUTAGE_WINDOW_S", "2")
     count, before_outage = 12, 3
     manifest = _documents_manifest(http_server, tmp_path, media_root, "fault", count)
     engine = make_engine(pipeline_settings.database_url)

@@ -95,7 +95,8 @@ def test_ensure_bucket_creates_it_once_and_keeps_what_it_holds(
 def test_a_stopped_server_is_unavailable_until_it_is_back(
     s3_server: S3Server, s3_settings: Settings, tmp_path: Path
 ) -> None:
-    store = open_store(s3_settings)
+    # A short outage window: the call gives up in a second, not the default minute.
+    store = open_store(s3_settings.model_copy(update={"outage_window_s": 1.0}))
     source = tmp_path / "src"
     source.write_bytes(b"kept across a restart")
     store.put_file("k", source)
