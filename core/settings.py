@@ -98,9 +98,7 @@ class Settings(BaseSettings):
     def _storage_urls(cls, value: dict[str, str]) -> dict[str, str]:
         for name, url in value.items():
             if not STORAGE_NAME.fullmatch(name):
-                raise ValueError(
-                    f"storage name {name!r}: use 1 to 64 of a-z, 0-9, '-' and '_'"
-                )
+                raise ValueError(f"storage name {name!r}: use 1 to 64 of a-z, 0-9, '-' and '_'")
             if urlsplit(url).scheme not in ("s3", "file"):
                 raise ValueError(
                     f"storage {name!r} is {url!r}: use s3://bucket[/prefix] or file:///root"

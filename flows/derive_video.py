@@ -90,7 +90,7 @@ def derive_video_task(
     options: VideoOptions,
     make_proxy: bool = True,
 ) -> VideoDerivatives:
-    """Decode the original once into proxy (unless told not to), poster candidates and sprite sheets."""
+    """Decode the original once into proxy (unless not asked), poster candidates, sprite sheets."""
     logger = get_run_logger()
     reported = [0.0]
 

@@ -13,7 +13,7 @@ import uuid
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from models.graph import insert_ignoring_conflicts, graph_changed
+from models.graph import graph_changed, insert_ignoring_conflicts
 from models.tables import Asset, Collection, CollectionAsset, Project
 
 

@@ -416,9 +416,7 @@ def graph_changed(*, session: Session, asset: Asset, change: dict[str, Any]) -> 
     )
 
 
-def add_format(
-    *, session: Session, asset: Asset, name: str, technical: dict[str, Any]
-) -> Format:
+def add_format(*, session: Session, asset: Asset, name: str, technical: dict[str, Any]) -> Format:
     """Add a format to the asset by hand; the caller checks that the name is free."""
     fmt = Format(asset_id=asset.id, name=name, technical=technical)
     session.add(fmt)
@@ -465,9 +463,11 @@ def register_file(
     size: int,
     checksum: str | None,
     content_type: str | None,
+    file_id: uuid.UUID | None = None,
 ) -> File:
     """Add an OPEN file to a file set: its bytes are where ``key`` says, not yet verified."""
     file = File(
+        id=file_id or uuid.uuid4(),
         file_set_id=file_set.id,
         asset_id=asset.id,
         sha256=None,
