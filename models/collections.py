@@ -84,11 +84,11 @@ def add_asset(*, session: Session, collection: Collection, asset: Asset) -> bool
             f"asset {asset.id} belongs to another project than collection {collection.id}"
         )
     added = session.execute(
-        insert_ignoring_conflicts(session, CollectionAsset).values(
-            collection_id=collection.id, asset_id=asset.id
-        )
-    )
-    if not added.rowcount:  # type: ignore[attr-defined]
+        insert_ignoring_conflicts(session, CollectionAsset)
+        .values(collection_id=collection.id, asset_id=asset.id)
+        .returning(col(CollectionAsset.asset_id))
+    ).first()
+    if added is None:
         return False
     change = {"collections": {"added": str(collection.id)}}
     graph_changed(session=session, asset=asset, change=change)
