@@ -95,11 +95,19 @@ def filter_graph(
 
     ``proxy`` None leaves the proxy out: keyframes and poster only (from a proxy).
     """
-    chains = {"proxy": proxy, "sprites": sprites, "posters": posters}
-    labels = [label for label, chain in chains.items() if chain is not None]
-    split = "".join(f"[{label}_in]" for label in labels)
-    branches = "".join(f";[{label}_in]{chains[label]}[{label}]" for label in labels)
-    return f"[0:{video_index}]{shared},split={len(labels)}{split}{branches}"
+    # (input label, chain, output label) of each branch of the split.
+    branches = [
+        (into, chain, out)
+        for into, chain, out in (
+            ("proxy_in", proxy, "proxy"),
+            ("sprite_in", sprites, "sprites"),
+            ("poster_in", posters, "posters"),
+        )
+        if chain is not None
+    ]
+    split = "".join(f"[{into}]" for into, _, _ in branches)
+    chains = "".join(f";[{into}]{chain}[{out}]" for into, chain, out in branches)
+    return f"[0:{video_index}]{shared},split={len(branches)}{split}{chains}"
 
 
 def proxy_output(
