@@ -194,6 +194,7 @@ def test_an_op_atom_clip_in_place_with_its_own_proxy_ends_complete(
         assert made.status_code == 200, made.text
 
         asset = client.get(f"/assets/{asset_id}").json()
+        events = client.get("/events", params={"asset_id": asset_id}).json()["data"]
         poster = client.get(f"/files/{asset_id}/content", params={"format": "POSTER"})
         # On S3 the answer redirects to a presigned URL the client follows.
         poster_bytes = (
@@ -202,6 +203,13 @@ def test_an_op_atom_clip_in_place_with_its_own_proxy_ends_complete(
             else (poster.content)
         )
     assert (asset["status"], asset["kind"], asset["processed"]) == ("ready", "video", True)
+    # Each step of the build wrote its event with the change; the keyframes' end, asset.ready.
+    changes = [e["payload"]["changed"] for e in events if e["type"] == "asset.changed"]
+    closed = [
+        change["files"]["closed"] for change in changes if "closed" in change.get("files", {})
+    ]
+    assert len(closed) == len(clip.files) + 1  # the five MXF files and the proxy
+    assert [e["type"] for e in events][-1] == "asset.ready"
     formats = {fmt["name"]: fmt for fmt in asset["formats"]}
     assert set(formats) == {"ORIGINAL", "PROXY", "POSTER", "KEYFRAMES"}
     (original,) = formats["ORIGINAL"]["file_sets"]
