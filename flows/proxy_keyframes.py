@@ -1,7 +1,8 @@
 """The ``proxy-keyframes`` flow: a keyframe map and poster from a proxy the user uploaded.
 
-An asset built by hand brings its own proxy (POST /assets/{id}/proxies). This
-flow loads that proxy, checks its bytes against its recorded sha256, probes
+An asset built by hand brings its own proxy (POST /assets/{id}/proxies, or a
+file in place in a PROXY file set). This flow reads that proxy from where it
+lies, checks its bytes against its recorded sha256, probes
 it and runs the pipeline's own video step without the proxy output
 (``keyframes_step``): the same decode, the same sprite sheets, WebVTT and
 poster choice, recorded the same way. The asset is then complete: ready,
@@ -28,11 +29,21 @@ from flows.derive_video import keyframes_step, probe_task
 from flows.recipes import recipe_key
 from flows.reprocess import load_original_task
 from flows.run_states import end
-from flows.runtime import DeriveContext, StepMode
+from flows.runtime import DeriveContext, StepMode, step
 from models import graph
 from models.db import engine_for, transact
 from models.tables import Asset, AssetStatus, File, FileStatus
+from tasks.in_place import locate, read_in_place
 from tasks.video import VideoOptions
+
+
+@step("load-in-place")
+def load_in_place_task(
+    storage: str, path: str, sha256: str, *, dest: Path, settings: Settings
+) -> Path:
+    """Read a file lying in place on a configured storage into a scratch file, checked."""
+    place = locate(settings, storage=storage, path=path)
+    return read_in_place(place, dest, sha256=sha256)
 
 
 @flow(name="proxy-keyframes")
@@ -72,8 +83,15 @@ def proxy_keyframes(
         assert proxy.sha256 is not None  # a closed file's bytes are verified
         with tempfile.TemporaryDirectory(prefix="assetflow-", dir=settings.temp_dir) as work:
             work_dir = Path(work)
-            path = load_original_task.run(
-                mode, proxy.key, proxy.sha256, dest=work_dir / proxy.name, settings=settings
+            dest = work_dir / "proxy"
+            path = (
+                load_in_place_task.run(
+                    mode, proxy.storage, proxy.key, proxy.sha256, dest=dest, settings=settings
+                )
+                if proxy.storage
+                else load_original_task.run(
+                    mode, proxy.key, proxy.sha256, dest=dest, settings=settings
+                )
             )
             context = DeriveContext(
                 settings=settings,

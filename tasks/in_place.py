@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from core.errors import ForbiddenSource
+from core.errors import CorruptMedia, ForbiddenSource
 from core.settings import Settings
 from storage import FilesystemStore, ObjectStore, store_at
 from storage.digest import FileDigest, digest_stream
@@ -97,3 +97,18 @@ def digest_in_place(place: InPlace) -> FileDigest:
     """Hash the file where it lies, streaming: nothing is copied."""
     with open_in_place(place) as stream:
         return digest_stream(stream)
+
+
+def read_in_place(place: InPlace, dest: Path, *, sha256: str) -> Path:
+    """Stream the file into the scratch file ``dest`` for a media tool, checking its sha256.
+
+    A working copy beside the tool, as every derivation reads its source; the
+    stored bytes stay where they lie. CorruptMedia when they changed since closed.
+    """
+    with open_in_place(place) as stream, dest.open("wb") as sink:
+        digest = digest_stream(stream, copy_to=sink)
+    if digest.sha256 != sha256:
+        raise CorruptMedia(
+            f"{place.path!r} on storage {place.storage!r} no longer matches its sha256 {sha256}"
+        )
+    return dest

@@ -379,3 +379,34 @@ def test_building_by_hand_needs_the_write_scope(api_server: ApiServer) -> None:
     assert refused.status_code == 403
     assert refused.json()["error"] == "this key lacks the scope 'assets_publish'"
     assert read.status_code == 200
+
+
+def test_keyframes_come_from_a_proxy_lying_in_place_too(
+    api_server: ApiServer, s3_server: S3Server, storages: dict[str, Any], proxy: bytes
+) -> None:
+    path = f"proxies/{uuid.uuid4().hex}/proxy.mp4"
+    _put_on_media(s3_server, storages, path, proxy)
+    with api_server.client() as client:
+        _, asset_id = _new_asset(client)
+        client.post(f"/assets/{asset_id}/formats", json={"name": "PROXY"})
+        file_set_id = client.post(
+            f"/assets/{asset_id}/file_sets",
+            json={"format": "PROXY", "name": "web", "storage": "media"},
+        ).json()["id"]
+        proxy_id = client.post(
+            f"/assets/{asset_id}/files",
+            json={
+                "file_set_id": file_set_id,
+                "name": "proxy.mp4",
+                "path": path,
+                "size": len(proxy),
+                "checksum": _md5(proxy),
+            },
+        ).json()["id"]
+        client.patch(f"/assets/{asset_id}/files/{proxy_id}", json={"status": "CLOSED"})
+        made = client.post(f"/assets/{asset_id}/proxies/{proxy_id}/keyframes")
+    assert made.status_code == 200, made.text
+    formats = {fmt["name"]: fmt for fmt in made.json()["formats"]}
+    assert set(formats) == {"PROXY", "POSTER", "KEYFRAMES"}
+    assert formats["PROXY"]["file_sets"][0]["files"][0]["key"] == path  # still in place
+    assert made.json()["status"] == "ready"
