@@ -49,7 +49,7 @@ from api.schemas import (
     StoredFile,
 )
 from api.views import file_set_object, format_object, load_asset_detail, stored_file
-from core.errors import IngestError
+from core.errors import IngestError, TransientError
 from models import graph
 from models.gc import Content, claim_contents
 from models.tables import PROXY, Asset, File, FileSet, FileStatus, Format
@@ -66,6 +66,10 @@ READ = [Depends(require(Scope.ASSETS))]
 WRITE = [Depends(require(Scope.ASSETS_PUBLISH))]
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody, "description": "The name is taken, or the file is closed"}
+}
+CLOSING: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorBody, "description": "Its bytes do not match: it stays OPEN"},
+    503: {"model": ErrorBody, "description": "Its storage cannot be reached just now"},
 }
 # How long a presigned proxy upload URL stays valid.
 UPLOAD_URL_S = 3600
@@ -172,7 +176,7 @@ def register_file(
     "/assets/{asset_id}/files/{file_id}",
     response_model=StoredFile,
     dependencies=WRITE,
-    responses={422: {"model": ErrorBody, "description": "Its bytes do not match: it stays OPEN"}},
+    responses=CLOSING,
 )
 def close_file(
     asset_id: uuid.UUID, file_id: uuid.UUID, _body: FileClose, context: Context, session: DbSession
@@ -257,7 +261,7 @@ async def upload_proxy(
     "/assets/{asset_id}/proxies/{proxy_id}",
     response_model=ProxyObject,
     dependencies=WRITE,
-    responses={422: {"model": ErrorBody, "description": "Its bytes do not match: it stays OPEN"}},
+    responses=CLOSING,
 )
 def close_proxy(
     asset_id: uuid.UUID,
@@ -426,6 +430,8 @@ def _read(context: AppContext, file: File, work: Path) -> StoredObject:
         copy = work / "upload"
         with store.open(file.key) as source, copy.open("wb") as sink:
             digest = digest_stream(source, copy_to=sink)
+    except TransientError as exc:
+        raise ApiError(503, f"{file.name} cannot be read just now: {exc}; try again") from exc
     except IngestError as exc:
         raise _Mismatch(f"{file.name} cannot be read: {exc}; it stays OPEN") from exc
     _check(file, digest)
