@@ -51,6 +51,7 @@ from api.schemas import (
 from api.views import file_set_object, format_object, load_asset_detail, stored_file
 from core.errors import IngestError, TransientError
 from models import graph
+from models.db import new_session
 from models.gc import Content, claim_contents
 from models.tables import PROXY, Asset, File, FileSet, FileStatus, Format
 from storage import S3Store, open_store
@@ -355,7 +356,7 @@ def _proxy(session: Session, asset_id: uuid.UUID, proxy_id: uuid.UUID) -> File:
 
 
 def _open_proxy(context: AppContext, asset_id: uuid.UUID, proxy_id: uuid.UUID) -> File:
-    with Session(context.engine) as session:
+    with new_session(context.engine) as session:
         live_asset(session, asset_id)
         file = _proxy(session, asset_id, proxy_id)
         if file.status != FileStatus.OPEN:
@@ -435,7 +436,7 @@ def _read(context: AppContext, file: File, work: Path) -> StoredObject:
     except IngestError as exc:
         raise _Mismatch(f"{file.name} cannot be read: {exc}; it stays OPEN") from exc
     _check(file, digest)
-    with Session(context.engine) as claims:
+    with new_session(context.engine) as claims:
         content = Content(digest, file.content_type)
         claim_contents(
             session=claims, backend=store.backend, bucket=store.bucket, contents=[content]
