@@ -22,6 +22,8 @@ from api.context import AppContext
 from api.errors import ErrorBody, install_error_handlers
 from api.routes import (
     assets,
+    byhand,
+    collections,
     content,
     events,
     files,
@@ -88,7 +90,8 @@ def create_app(
         },
     )
     install_error_handlers(app)
-    for module in (health, files, content, tasks, projects, assets, events, webhooks, search):
+    routers = (health, files, content, tasks, projects, assets, byhand, collections)
+    for module in (*routers, events, webhooks, search):
         app.include_router(module.router)
     return app
 

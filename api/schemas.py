@@ -211,14 +211,27 @@ class AssetObject(BaseModel):
     updated: datetime
 
 
+# A format's name: ORIGINAL, PROXY, SIZE_320, or one of the user's own in capitals.
+FORMAT_NAME = r"^[A-Z][A-Z0-9_]{0,63}$"
+# An MD5 (32) or SHA-256 (64) in hex.
+CHECKSUM = r"^([0-9a-fA-F]{32}|[0-9a-fA-F]{64})$"
+
+
+class Component(_Body):
+    """One thing a file set's files carry: a video track, an audio channel ..."""
+
+    name: str = Field(min_length=1, max_length=64)
+    type: Literal["video", "audio", "subtitle", "data", "image", "other"]
+
+
 class StoredFile(BaseModel):
     """One stored object of a format."""
 
     id: uuid.UUID
     name: str
-    key: str
+    key: str = Field(description="The content key, or the path on ``storage`` of a file in place")
     size: int
-    sha256: str
+    sha256: str | None = Field(description="Once its bytes are verified (CLOSED)")
     md5: str
     content_type: str | None
     width: int | None
@@ -229,23 +242,140 @@ class StoredFile(BaseModel):
     fingerprint: str | None = Field(
         default=None, description="An audio fragment's Chromaprint fingerprint (compressed)"
     )
+    storage: str | None = Field(
+        default=None, description="The configured storage it lies on in place (None: the store)"
+    )
+    checksum: str | None = Field(default=None, description="The checksum its registration gave")
+    error: str | None = Field(default=None, description="Why it could not be closed")
 
 
 class FileSetObject(BaseModel):
     """Where a format's files live."""
 
     id: uuid.UUID
+    name: str | None = None
     backend: str
     bucket: str
+    storage: str | None = None
+    components: list[Component] = Field(default_factory=list)
     files: list[StoredFile]
 
 
 class FormatObject(BaseModel):
     """What one set of an asset's files is: ORIGINAL, PROXY, POSTER, SIZE_320 ..."""
 
+    id: uuid.UUID
     name: str
     technical: dict[str, Any]
     file_sets: list[FileSetObject]
+
+
+class FormatCreate(_Body):
+    """POST /assets/{id}/formats: a format built by hand."""
+
+    name: str = Field(pattern=FORMAT_NAME, description="e.g. ORIGINAL, PROXY, MEZZANINE")
+    technical: dict[str, Any] = Field(
+        default_factory=dict, description="codec, width, height, frame rate, duration ..."
+    )
+
+
+class FileSetCreate(_Body):
+    """POST /assets/{id}/file_sets: where a format's files lie, and what they carry."""
+
+    format: str = Field(pattern=FORMAT_NAME, description="The name of one of the asset's formats")
+    name: str = Field(min_length=1, max_length=512)
+    storage: str = Field(
+        min_length=1, max_length=64, description="A configured storage (GET /storages)"
+    )
+    components: list[Component] = Field(default_factory=list)
+
+
+class FileRegister(_Body):
+    """POST /assets/{id}/files: a file lying in place on its file set's storage."""
+
+    file_set_id: uuid.UUID
+    name: str = Field(min_length=1, max_length=512)
+    path: str = Field(
+        min_length=1, max_length=1024, description="Relative to the storage's root or prefix"
+    )
+    size: int = Field(ge=0, le=2**62)
+    checksum: str = Field(pattern=CHECKSUM, description="MD5 or SHA-256 of its bytes, in hex")
+    content_type: str | None = Field(default=None, max_length=128)
+
+
+class FileClose(_Body):
+    """PATCH /assets/{id}/files/{file_id}: close the file once its bytes are all there."""
+
+    status: Literal["closed", "CLOSED"] = Field(
+        description="CLOSED: read the bytes where they are and check their size and checksum"
+    )
+
+
+class ProxyCreate(_Body):
+    """POST /assets/{id}/proxies: a proxy the client encoded itself, about to be uploaded."""
+
+    name: str = Field(default="proxy.mp4", min_length=1, max_length=512)
+    size: int = Field(ge=1, le=2**62)
+    checksum: str = Field(pattern=CHECKSUM, description="MD5 or SHA-256 of its bytes, in hex")
+    content_type: str = Field(default="video/mp4", max_length=128)
+
+
+class ProxyObject(StoredFile):
+    """A proxy file, with where to upload its bytes while it is OPEN."""
+
+    object: Literal["proxy"] = "proxy"
+    upload_url: str | None = Field(
+        description="PUT the bytes here (a presigned S3 URL, or this API's upload route)"
+    )
+    upload_method: Literal["PUT"] = "PUT"
+
+
+class StorageObject(BaseModel):
+    """A storage the operator configured: files registered on it stay in place."""
+
+    name: str
+    object: Literal["storage"] = "storage"
+    backend: str
+    bucket: str = Field(description="The S3 bucket, or the filesystem root")
+    prefix: str = Field(description="The key prefix on S3 ('' on a filesystem)")
+
+
+class StoragePage(BaseModel):
+    """Every configured storage, by name."""
+
+    data: list[StorageObject]
+
+
+class CollectionCreate(_Body):
+    """POST /collections."""
+
+    project_id: uuid.UUID
+    name: str = Field(min_length=1, max_length=200)
+    parent_id: uuid.UUID | None = Field(default=None, description="Nest it in this collection")
+
+
+class CollectionUpdate(_Body):
+    """PATCH /collections/{id}: move it inside another collection (null: to the top)."""
+
+    parent_id: uuid.UUID | None
+
+
+class CollectionObject(BaseModel):
+    """A collection of a project's assets."""
+
+    id: uuid.UUID
+    object: Literal["collection"] = "collection"
+    project_id: uuid.UUID
+    parent_id: uuid.UUID | None
+    name: str
+    created: datetime
+
+
+class CollectionPage(BaseModel):
+    """A page of collections, newest first; pass ``next_cursor`` as ``cursor`` for the next."""
+
+    data: list[CollectionObject]
+    next_cursor: str | None
 
 
 class AssetDetail(AssetObject):

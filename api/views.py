@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from api.schemas import (
     AssetDetail,
     AssetObject,
+    Component,
     EventObject,
     FileObject,
     FileSetObject,
@@ -208,23 +209,18 @@ def load_asset_detail(session: Session, asset_id: uuid.UUID) -> AssetDetail | No
     files_by_set: dict[uuid.UUID, list[StoredFile]] = defaultdict(list)
     md5 = None
     for file in files:
-        files_by_set[file.file_set_id].append(_stored_file(file, fingerprints.get(file.id)))
+        files_by_set[file.file_set_id].append(stored_file(file, fingerprints.get(file.id)))
     sets_by_format: dict[uuid.UUID, list[FileSetObject]] = defaultdict(list)
     for file_set in file_sets:
         sets_by_format[file_set.format_id].append(
-            FileSetObject(
-                id=file_set.id,
-                backend=file_set.backend,
-                bucket=file_set.bucket,
-                files=files_by_set[file_set.id],
-            )
+            file_set_object(file_set, files_by_set[file_set.id])
         )
     shown = []
     for fmt in formats:
         sets = sets_by_format[fmt.id]
         if fmt.name == ORIGINAL and sets and sets[0].files:
             md5 = sets[0].files[0].md5
-        shown.append(FormatObject(name=fmt.name, technical=fmt.technical, file_sets=sets))
+        shown.append(format_object(fmt, sets))
     return AssetDetail(
         **asset_object(asset, project, md5).model_dump(),
         formats=shown,
@@ -241,7 +237,26 @@ def _fragment_fingerprints(session: Session, asset_id: uuid.UUID) -> dict[uuid.U
     return {file_id: compressed for file_id, compressed in rows if file_id is not None}
 
 
-def _stored_file(file: File, fingerprint: str | None) -> StoredFile:
+def file_set_object(file_set: FileSet, files: list[StoredFile]) -> FileSetObject:
+    """Show a file set with its files."""
+    return FileSetObject(
+        id=file_set.id,
+        name=file_set.name,
+        backend=file_set.backend,
+        bucket=file_set.bucket,
+        storage=file_set.storage,
+        components=[Component.model_validate(item) for item in file_set.components],
+        files=files,
+    )
+
+
+def format_object(fmt: Format, file_sets: list[FileSetObject]) -> FormatObject:
+    """Show a format with its file sets."""
+    return FormatObject(id=fmt.id, name=fmt.name, technical=fmt.technical, file_sets=file_sets)
+
+
+def stored_file(file: File, fingerprint: str | None = None) -> StoredFile:
+    """Show one file of a file set."""
     return StoredFile(
         id=file.id,
         name=file.name,
@@ -256,4 +271,7 @@ def _stored_file(file: File, fingerprint: str | None) -> StoredFile:
         status=file.status,
         technical=file.technical,
         fingerprint=fingerprint,
+        storage=file.storage,
+        checksum=file.checksum,
+        error=file.error,
     )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -12,6 +14,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 GIB = 1024**3
+# What a configured storage may be called (Settings.storages).
+STORAGE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 DEFAULT_YTDLP_EXTRACTORS = (
     "generic",
@@ -83,6 +87,23 @@ class Settings(BaseSettings):
 
     # Scratch space for downloads and renditions; None: the system temp dir.
     temp_dir: Path | None = None
+
+    # Storages files may be registered on in place (never copied), by name, as JSON:
+    # {"media": "s3://bucket/prefix", "nas": "file:///mnt/nas"}. S3 storages use the
+    # s3_* endpoint and keys; a registered path must stay below its storage's root.
+    storages: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("storages")
+    @classmethod
+    def _storage_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, url in value.items():
+            if not STORAGE_NAME.fullmatch(name):
+                raise ValueError(f"storage name {name!r}: use 1 to 64 of a-z, 0-9, '-' and '_'")
+            if urlsplit(url).scheme not in ("s3", "file"):
+                raise ValueError(
+                    f"storage {name!r} is {url!r}: use s3://bucket[/prefix] or file:///root"
+                )
+        return value
 
     @field_validator("allowed_networks", mode="before")
     @classmethod

@@ -94,7 +94,10 @@ def _summary(technical: dict[str, Any]) -> str:
 def _file_line(file: File) -> str:
     dims = f" {file.width}x{file.height}" if file.width and file.height else ""
     duration = f" {file.duration_s:.2f}s" if file.duration_s else ""
+    # An OPEN file registered by hand has no verified sha256 yet.
+    digest = f"sha256:{file.sha256[:16]}…" if file.sha256 else "sha256:unverified"
+    where = f"{file.storage}:{file.key}" if file.storage else file.key
     return (
         f"{file.name}  {file.content_type or '?'}{dims}{duration}  {file.size} B  "
-        f"sha256:{file.sha256[:16]}…  [{file.status}]  {file.key}"
+        f"{digest}  [{file.status}]  {where}"
     )

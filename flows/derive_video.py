@@ -83,9 +83,14 @@ def record_probe(context: DeriveContext, _options: None, _key: str) -> None:
 
 @step("derive-video")
 def derive_video_task(
-    original: Path, *, out_dir: Path, probe: MediaProbe, options: VideoOptions
+    original: Path,
+    *,
+    out_dir: Path,
+    probe: MediaProbe,
+    options: VideoOptions,
+    make_proxy: bool = True,
 ) -> VideoDerivatives:
-    """Decode the original once into proxy, poster candidates and sprite sheets."""
+    """Decode the original once into proxy (unless not asked), poster candidates, sprite sheets."""
     logger = get_run_logger()
     reported = [0.0]
 
@@ -101,26 +106,45 @@ def derive_video_task(
             probe=probe,
             options=options,
             on_progress=log_progress,
+            make_proxy=make_proxy,
         )
 
 
 def video_step(context: DeriveContext, options: VideoOptions, key: str) -> None:
     """Derive and record a video's proxy, poster and keyframe map."""
+    _derive_and_record(context, options, key, make_proxy=True)
+
+
+def keyframes_step(context: DeriveContext, options: VideoOptions, key: str) -> None:
+    """Derive and record the poster and keyframe map of a video that is a proxy already.
+
+    The pipeline's video step without its proxy: the same decode, the same records.
+    """
+    _derive_and_record(context, options, key, make_proxy=False)
+
+
+def _derive_and_record(
+    context: DeriveContext, options: VideoOptions, key: str, *, make_proxy: bool
+) -> None:
     derived = derive_video_task.run(
         context.mode,
         context.original,
         out_dir=context.work_dir / "video",
         probe=context.media,
         options=options,
+        make_proxy=make_proxy,
     )
     keyframes = derived.keyframes
-    proxy, poster, *sheets = store_derivatives(
+    made = [(PROXY, derived.proxy)] if derived.proxy else []
+    made.append((POSTER, derived.poster))
+    stored_made = store_derivatives(
         context,
         [
             (rendition.path, rendition.content_type)
-            for rendition in (derived.proxy, derived.poster, *keyframes.sheets)
+            for rendition in (*(r for _, r in made), *keyframes.sheets)
         ],
     )
+    renditions, sheets = stored_made[: len(made)], stored_made[len(made) :]
     # The VTT names the sheets by their content keys, the way a player fetches them.
     vtt_path = keyframes.vtt.with_name("keyframes.stored.vtt")
     vtt_path.write_text(render_vtt(keyframes.plan, [sheet.key for sheet in sheets]))
@@ -128,10 +152,7 @@ def video_step(context: DeriveContext, options: VideoOptions, key: str) -> None:
 
     def record(session: Session) -> None:
         asset = session.get_one(Asset, context.asset_id)
-        for name, rendition, stored in (
-            (PROXY, derived.proxy, proxy),
-            (POSTER, derived.poster, poster),
-        ):
+        for (name, rendition), stored in zip(made, renditions, strict=True):
             graph.record_format(
                 session=session,
                 asset=asset,
@@ -160,7 +181,7 @@ def video_step(context: DeriveContext, options: VideoOptions, key: str) -> None:
             ],
         )
 
-    transact(context.engine, record, describe="recording the proxy, poster and keyframes")
+    transact(context.engine, record, describe="recording the derivatives")
 
 
 def _dimensions(rendition: Rendition) -> dict[str, object]:

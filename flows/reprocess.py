@@ -103,6 +103,7 @@ def _rederive(
     recipe: RecipeOptions,
 ) -> None:
     mode = StepMode.TASKS
+    assert original.sha256 is not None  # _stored_original reads verified files only
     with tempfile.TemporaryDirectory(prefix="assetflow-", dir=settings.temp_dir) as work:
         work_dir = Path(work)
         path = load_original_task.run(
@@ -130,7 +131,13 @@ def _stored_original(engine: Engine, asset_id: uuid.UUID) -> tuple[File, AssetKi
             .join(FileSet, col(FileSet.id) == col(File.file_set_id))
             .join(Format, col(Format.id) == col(FileSet.format_id))
             .join(Asset, col(Asset.id) == col(Format.asset_id))
-            .where(Format.asset_id == asset_id, Format.name == ORIGINAL)
+            .where(
+                Format.asset_id == asset_id,
+                Format.name == ORIGINAL,
+                # In the content store and verified: not a file in place built by hand.
+                col(File.storage).is_(None),
+                col(File.sha256).is_not(None),
+            )
         ).first(),
         describe="reading the stored original",
     )

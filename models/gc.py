@@ -127,8 +127,16 @@ def collect_garbage(
 
 
 def _live_reference() -> ColumnElement[bool]:
-    """The condition a file row must meet to keep its content: its asset is not deleted."""
-    return and_(col(Asset.id) == col(File.asset_id), col(Asset.status) != AssetStatus.DELETED)
+    """The condition a file row must meet to keep its content: its asset is not deleted.
+
+    A file in place on a configured storage refers to its own bytes there, not to
+    the content store's.
+    """
+    return and_(
+        col(Asset.id) == col(File.asset_id),
+        col(Asset.status) != AssetStatus.DELETED,
+        col(File.storage).is_(None),
+    )
 
 
 def _referenced(engine: Engine) -> Iterator[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import delete
@@ -39,6 +39,7 @@ from models.tables import (
     Project,
     utcnow,
 )
+from storage.keys import content_key
 from storage.stored import StoredObject
 
 
@@ -54,7 +55,7 @@ class NewFile:
     technical: dict[str, Any] = field(default_factory=dict)
 
 
-def _insert_ignoring_conflicts(session: Session, table: type[SQLModel]) -> Insert:
+def insert_ignoring_conflicts(session: Session, table: type[SQLModel]) -> Insert:
     """Build an INSERT that skips rows violating a unique constraint."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -95,7 +96,7 @@ def ensure_project(*, session: Session, name: str) -> Project:
     project = session.exec(by_name).one_or_none()
     if project is not None:
         return project
-    session.execute(_insert_ignoring_conflicts(session, Project).values(id=uuid.uuid4(), name=name))
+    session.execute(insert_ignoring_conflicts(session, Project).values(id=uuid.uuid4(), name=name))
     return session.exec(by_name).one()
 
 
@@ -143,7 +144,7 @@ def create_asset(
     }
     # RETURNING the entity loads it into the session: no second SELECT.
     asset = session.scalars(
-        _insert_ignoring_conflicts(session, Asset).values(**values).returning(Asset)
+        insert_ignoring_conflicts(session, Asset).values(**values).returning(Asset)
     ).one_or_none()
     if asset is None:
         existing = find_asset(session=session, project_id=project.id, identifier=identifier)
@@ -201,7 +202,7 @@ def _jsonable(value: Any) -> Any:
 def record_blob(*, session: Session, stored: StoredObject) -> None:
     """Record stored content once; a second record of the same sha256 is a no-op."""
     session.execute(
-        _insert_ignoring_conflicts(session, Blob).values(
+        insert_ignoring_conflicts(session, Blob).values(
             sha256=stored.sha256,
             md5=stored.md5,
             size=stored.size,
@@ -363,7 +364,7 @@ def create_job(
         return job, True
     now = utcnow()
     inserted = session.scalars(
-        _insert_ignoring_conflicts(session, IngestJob)
+        insert_ignoring_conflicts(session, IngestJob)
         .values(
             id=uuid.uuid4(),
             kind=kind,
@@ -404,3 +405,96 @@ def update_job(*, session: Session, job: IngestJob, **changes: Any) -> IngestJob
             payload={"task_id": str(job.id), "status": str(job.status), "error": job.error},
         )
     return job
+
+
+def graph_changed(*, session: Session, asset: Asset, change: dict[str, Any]) -> None:
+    """Stamp the asset and write an asset.changed event saying what its graph gained or lost."""
+    asset.updated_at = utcnow()
+    session.add(asset)
+    record_event(
+        session=session, asset_id=asset.id, type="asset.changed", payload={"changed": change}
+    )
+
+
+def add_format(*, session: Session, asset: Asset, name: str, technical: dict[str, Any]) -> Format:
+    """Add a format to the asset by hand; the caller checks that the name is free."""
+    fmt = Format(asset_id=asset.id, name=name, technical=technical)
+    session.add(fmt)
+    graph_changed(session=session, asset=asset, change={"formats": {"added": name}})
+    session.flush()
+    return fmt
+
+
+def add_file_set(
+    *,
+    session: Session,
+    asset: Asset,
+    fmt: Format,
+    name: str,
+    backend: str,
+    bucket: str,
+    storage: str | None,
+    components: Sequence[dict[str, Any]],
+) -> FileSet:
+    """Add a file set to one of the asset's formats; ``storage`` None: the content store."""
+    file_set = FileSet(
+        format_id=fmt.id,
+        asset_id=asset.id,
+        name=name,
+        backend=backend,
+        bucket=bucket,
+        storage=storage,
+        components=list(components),
+    )
+    session.add(file_set)
+    session.flush()
+    change = {"file_sets": {"added": str(file_set.id), "format": fmt.name}}
+    graph_changed(session=session, asset=asset, change=change)
+    return file_set
+
+
+def register_file(
+    *,
+    session: Session,
+    asset: Asset,
+    file_set: FileSet,
+    name: str,
+    key: str,
+    size: int,
+    checksum: str | None,
+    content_type: str | None,
+    file_id: uuid.UUID | None = None,
+) -> File:
+    """Add an OPEN file to a file set: its bytes are where ``key`` says, not yet verified."""
+    file = File(
+        id=file_id or uuid.uuid4(),
+        file_set_id=file_set.id,
+        asset_id=asset.id,
+        sha256=None,
+        name=name,
+        key=key,
+        storage=file_set.storage,
+        size=size,
+        md5="",
+        checksum=checksum,
+        content_type=content_type,
+        status=FileStatus.OPEN,
+    )
+    session.add(file)
+    session.flush()
+    graph_changed(session=session, asset=asset, change={"files": {"added": str(file.id)}})
+    return file
+
+
+def close_file(*, session: Session, asset: Asset, file: File, stored: StoredObject) -> File:
+    """Mark a file CLOSED with the digest its bytes were read to, and record their blob.
+
+    The blob row is the content's identity (sha256, md5, size) under its content
+    key; the file row says where these bytes lie, in place on a storage or not.
+    """
+    record_blob(session=session, stored=replace(stored, key=content_key(stored.sha256)))
+    file.sha256, file.md5, file.size, file.key = stored.sha256, stored.md5, stored.size, stored.key
+    file.status, file.error = FileStatus.CLOSED, None
+    session.add(file)
+    graph_changed(session=session, asset=asset, change={"files": {"closed": str(file.id)}})
+    return file

@@ -112,12 +112,18 @@ class Project(SQLModel, table=True):
     created_at: datetime = _timestamp()
 
 
-# Table of collections: named groups of assets inside a project.
+# Table of collections: named groups of assets inside a project, nested in a tree.
 class Collection(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("project_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "name"),
+        # An asset's collections are listed newest first from a cursor.
+        Index("ix_collection_created_at_id", "created_at", "id"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     project_id: uuid.UUID = Field(foreign_key="project.id", index=True)
+    # The collection this one is nested in (None: at the top of its project).
+    parent_id: uuid.UUID | None = Field(default=None, foreign_key="collection.id", index=True)
     name: str = Field(sa_type=String(200))
     created_at: datetime = _timestamp()
 
@@ -216,7 +222,7 @@ class Format(SQLModel, table=True):
     created_at: datetime = _timestamp()
 
 
-# Table of file sets: where a format's files live (backend, bucket).
+# Table of file sets: where a format's files live (backend, bucket) and what they hold.
 class FileSet(SQLModel, table=True):
     __tablename__ = "file_set"
 
@@ -225,6 +231,12 @@ class FileSet(SQLModel, table=True):
     asset_id: uuid.UUID = Field(foreign_key="asset.id", index=True)
     backend: str = Field(sa_type=String(16))
     bucket: str = Field(sa_type=String(1024))
+    # A file set built by hand: its name, and the configured storage its files stay
+    # on in place (Settings.storages; None: the content store).
+    name: str | None = Field(default=None, sa_type=String(512))
+    storage: str | None = Field(default=None, sa_type=String(64))
+    # What the set's files carry, e.g. [{"name": "V1", "type": "video"}, ...].
+    components: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
     created_at: datetime = _timestamp()
 
 
@@ -250,10 +262,20 @@ class File(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     file_set_id: uuid.UUID = Field(foreign_key="file_set.id", index=True)
     asset_id: uuid.UUID = Field(foreign_key="asset.id", index=True)
-    sha256: str = Field(foreign_key="blob.sha256", sa_type=String(64), index=True)
+    # None while a file registered by hand is OPEN: its bytes are not yet verified.
+    sha256: str | None = Field(
+        default=None, foreign_key="blob.sha256", sa_type=String(64), index=True
+    )
     # The component's name inside its set (e.g. "sheet-000.jpg", "fragment-0003.opus").
     name: str = Field(sa_type=String(512))
-    key: str = Field(sa_type=String(256))
+    # The content key in the content store, or the path on ``storage`` of a file in place.
+    key: str = Field(sa_type=String(1024))
+    # The configured storage a file in place lives on (None: the content store).
+    storage: str | None = Field(default=None, sa_type=String(64))
+    # The checksum its registration declared (MD5 or SHA-256 hex), checked when it is closed.
+    checksum: str | None = Field(default=None, sa_type=String(64))
+    # Why the last attempt to close it failed (a checksum or size that does not match).
+    error: str | None = Field(default=None, sa_type=Text)
     size: int = Field(sa_type=BigInteger)
     md5: str = Field(sa_type=String(32))
     content_type: str | None = Field(default=None, sa_type=String(128))

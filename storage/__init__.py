@@ -19,18 +19,23 @@ __all__ = [
     "S3Store",
     "content_key",
     "open_store",
+    "store_at",
 ]
 
 
 def open_store(settings: Settings) -> ObjectStore:
-    """Build the store that ``settings.storage_url`` names.
+    """Build the content store that ``settings.storage_url`` names (see ``store_at``)."""
+    return store_at(settings, settings.storage_url)
+
+
+def store_at(settings: Settings, url: str) -> ObjectStore:
+    """Build the store a storage URL names.
 
     ``file:///abs/path`` or ``file://./relative/path`` (relative to the working
     directory; created if missing) or ``s3://bucket[/prefix]`` with the
     endpoint and keys from the ``s3_*`` settings. The S3 bucket is not created
     here: see ``S3Store.ensure_bucket``.
     """
-    url = settings.storage_url
     parts = urlsplit(url)
     if parts.scheme == "file":
         return _filesystem_store(url, parts.netloc, parts.path)

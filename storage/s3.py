@@ -174,6 +174,13 @@ class S3Store(ObjectStore):
                 self.bucket, self._full(key), expires=timedelta(seconds=expires_s)
             )
 
+    def presign_put(self, key: str, *, expires_s: int = 3600) -> str:
+        """Return a presigned PUT URL that uploads the object, valid for ``expires_s`` seconds."""
+        with self._errors("presigning an upload of", key):
+            return self._client.presigned_put_object(
+                self.bucket, self._full(key), expires=timedelta(seconds=expires_s)
+            )
+
     def delete(self, key: str) -> None:
         """Remove the object; S3 itself treats a missing key as removed."""
         self._riding_out(f"deleting {key!r}", lambda: self._delete(key))

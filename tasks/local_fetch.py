@@ -98,7 +98,7 @@ def open_local(
     shown = redact_source(source)
     root, relative = below_a_root(local_path(source), settings.local_roots, shown=shown)
     how = resolver or default_resolver()
-    with _open_regular(root, relative, how=how, shown=shown) as stream:
+    with open_regular_beneath(root, relative, how=how, shown=shown) as stream:
         yield SourceStream(
             chunks=_chunks(stream, shown=shown),
             size=os.fstat(stream.fileno()).st_size,
@@ -108,9 +108,13 @@ def open_local(
 
 
 @contextmanager
-def _open_regular(
+def open_regular_beneath(
     root: Path, relative: PurePosixPath, *, how: Resolver, shown: str
 ) -> Iterator[BinaryIO]:
+    """Open the regular file ``relative`` below ``root``, following no symlink below it.
+
+    Refusals are IngestErrors that name the path as ``shown``.
+    """
     try:
         fd = _open_file(root, relative, how=how, shown=shown)
     except OSError as exc:

@@ -78,7 +78,8 @@ def get_asset(asset_id: uuid.UUID, session: DbSession) -> AssetDetail:
     return detail
 
 
-def _live_asset(session: Session, asset_id: uuid.UUID) -> Asset:
+def live_asset(session: Session, asset_id: uuid.UUID) -> Asset:
+    """Return the asset, locked for update; 404 when it is missing or deleted."""
     asset = session.get(Asset, asset_id, with_for_update=True)
     if asset is None or asset.status == AssetStatus.DELETED:
         raise ApiError(404, NOT_FOUND)
@@ -92,7 +93,7 @@ def _live_asset(session: Session, asset_id: uuid.UUID) -> Asset:
 )
 def update_asset(asset_id: uuid.UUID, body: AssetUpdate, session: DbSession) -> AssetDetail:
     """Change an asset's metadata; fields left out stay. Writes asset.changed."""
-    asset = _live_asset(session, asset_id)
+    asset = live_asset(session, asset_id)
     changes = body.model_dump(exclude_unset=True)
     if "tags" in changes:
         changes["tags"] = [tag.strip() for tag in changes["tags"] or [] if tag.strip()]
@@ -110,7 +111,7 @@ def update_asset(asset_id: uuid.UUID, body: AssetUpdate, session: DbSession) -> 
 )
 def delete_asset(asset_id: uuid.UUID, session: DbSession) -> AssetObject:
     """Soft-delete an asset (asset.deleted); its stored bytes stay until nothing refers to them."""
-    asset = _live_asset(session, asset_id)
+    asset = live_asset(session, asset_id)
     graph.update_asset(session=session, asset=asset, status=AssetStatus.DELETED)
     session.commit()
     project = session.get_one(Project, asset.project_id)

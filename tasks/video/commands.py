@@ -88,14 +88,26 @@ def poster_chain(times: Sequence[float]) -> str:
     return f"select='{'+'.join(terms)}'"
 
 
-def filter_graph(*, video_index: int, shared: str, proxy: str, sprites: str, posters: str) -> str:
-    """Run the shared chain once, then split its picture into the three labelled chains."""
-    return (
-        f"[0:{video_index}]{shared},split=3[proxy_in][sprite_in][poster_in];"
-        f"[proxy_in]{proxy}[proxy];"
-        f"[sprite_in]{sprites}[sprites];"
-        f"[poster_in]{posters}[posters]"
-    )
+def filter_graph(
+    *, video_index: int, shared: str, proxy: str | None, sprites: str, posters: str
+) -> str:
+    """Run the shared chain once, then split its picture into the labelled chains.
+
+    ``proxy`` None leaves the proxy out: keyframes and poster only (from a proxy).
+    """
+    # (input label, chain, output label) of each branch of the split.
+    branches = [
+        (into, chain, out)
+        for into, chain, out in (
+            ("proxy_in", proxy, "proxy"),
+            ("sprite_in", sprites, "sprites"),
+            ("poster_in", posters, "posters"),
+        )
+        if chain is not None
+    ]
+    split = "".join(f"[{into}]" for into, _, _ in branches)
+    chains = "".join(f";[{into}]{chain}[{out}]" for into, chain, out in branches)
+    return f"[0:{video_index}]{shared},split={len(branches)}{split}{chains}"
 
 
 def proxy_output(
@@ -136,27 +148,32 @@ def derive_command(
     options: VideoOptions,
     plan: KeyframePlan,
     work_dir: Path,
+    make_proxy: bool = True,
 ) -> list[str]:
-    """Return the full ffmpeg argument list writing proxy, sheets and posters into work_dir."""
+    """Return the full ffmpeg argument list writing proxy, sheets and posters into work_dir.
+
+    ``make_proxy`` False writes only the sheets and posters (the source is a proxy).
+    """
     if probe.video is None:
         raise ValueError("the source has no video stream to derive from")
     size = proxy_size(probe, options.profile)
     graph = filter_graph(
         video_index=probe.video.index,
         shared=shared_chain(size),
-        proxy=PROXY_CHAIN,
+        proxy=PROXY_CHAIN if make_proxy else None,
         sprites=sprite_chain(plan, probe.duration_s),
         posters=poster_chain(poster_times(probe.duration_s, options.poster_positions)),
     )
     audio = probe.audio
+    proxy = proxy_output(
+        options.profile,
+        preset=options.preset,
+        audio_index=audio.index if audio else None,
+        path=work_dir / PROXY_NAME,
+    )
     outputs = [
         "-filter_complex", graph,
-        *proxy_output(
-            options.profile,
-            preset=options.preset,
-            audio_index=audio.index if audio else None,
-            path=work_dir / PROXY_NAME,
-        ),
+        *(proxy if make_proxy else []),
         *image_output("sprites", quality=SHEET_QUALITY, pattern=work_dir / SHEET_PATTERN),
         *image_output("posters", quality=POSTER_QUALITY, pattern=work_dir / POSTER_PATTERN),
     ]  # fmt: skip

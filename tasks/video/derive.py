@@ -29,7 +29,8 @@ SHORTFALL_MIN_S = 1.0
 class VideoDerivatives:
     """Everything the video recipe made, as files in the output directory."""
 
-    proxy: Rendition
+    # None when asked for keyframes and poster only (derived from a proxy).
+    proxy: Rendition | None
     poster: Rendition
     keyframes: KeyframeMap
 
@@ -41,8 +42,11 @@ def derive_video(
     probe: MediaProbe,
     options: VideoOptions | None = None,
     on_progress: ProgressCallback | None = None,
+    make_proxy: bool = True,
 ) -> VideoDerivatives:
     """Decode `source` once into proxy.mp4, poster.jpg, sheet_NNN.jpg and keyframes.vtt.
+
+    `make_proxy` False makes no proxy.mp4: `source` is a proxy already.
 
     The files land in `out_dir` under those fixed names (give each asset its
     own directory); the VTT names the sheets relatively, so `render_vtt` can
@@ -65,7 +69,14 @@ def derive_video(
     out_dir.mkdir(parents=True, exist_ok=True)
     work_dir = Path(tempfile.mkdtemp(prefix=".video-", dir=out_dir))
     try:
-        command = derive_command(source, probe=probe, options=options, plan=plan, work_dir=work_dir)
+        command = derive_command(
+            source,
+            probe=probe,
+            options=options,
+            plan=plan,
+            work_dir=work_dir,
+            make_proxy=make_proxy,
+        )
         run_ffmpeg(
             command,
             duration_s=probe.duration_s,
@@ -73,7 +84,9 @@ def derive_video(
             subject=source.name,
             on_progress=on_progress,
         )
-        return _collect(work_dir, out_dir, source=probe, plan=plan, name=source.name)
+        return _collect(
+            work_dir, out_dir, source=probe, plan=plan, name=source.name, with_proxy=make_proxy
+        )
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 
@@ -93,13 +106,20 @@ def _check_complete(proxy: MediaProbe, source: MediaProbe, *, name: str) -> None
 
 
 def _collect(
-    work_dir: Path, out_dir: Path, *, source: MediaProbe, plan: KeyframePlan, name: str
+    work_dir: Path,
+    out_dir: Path,
+    *,
+    source: MediaProbe,
+    plan: KeyframePlan,
+    name: str,
+    with_proxy: bool,
 ) -> VideoDerivatives:
     """Check what ffmpeg wrote, keep the chosen poster and move the outputs to out_dir."""
     candidates = sorted(work_dir.glob("poster_*.jpg"))
     if not candidates:
         raise CorruptMedia(f"ffmpeg decoded no video frame from {name}")
-    proxy_probe = probe_media(work_dir / PROXY_NAME)
+    # Without a proxy made, the source is the proxy: its own size is the posters'.
+    proxy_probe = probe_media(work_dir / PROXY_NAME) if with_proxy else source
     _check_complete(proxy_probe, source, name=name)
     sheets = sorted(work_dir.glob("sheet_*.jpg"))
     if len(sheets) != plan.sheet_count:
@@ -107,7 +127,7 @@ def _collect(
             f"ffmpeg wrote {len(sheets)} sprite sheets of {name}, expected {plan.sheet_count}"
         )
     width, height = proxy_probe.display_width or 0, proxy_probe.display_height or 0
-    proxy = _move(work_dir / PROXY_NAME, out_dir)
+    proxy = _move(work_dir / PROXY_NAME, out_dir) if with_proxy else None
     poster = _move(choose_poster(candidates), out_dir, POSTER_NAME)
     sheet_paths = [_move(sheet, out_dir) for sheet in sheets]
     vtt = out_dir / VTT_NAME
@@ -117,7 +137,7 @@ def _collect(
         proxy=describe_file(
             proxy, content_type="video/mp4", width=width, height=height,
             duration_s=proxy_probe.duration_s,
-        ),
+        ) if proxy else None,
         poster=describe_file(poster, content_type="image/jpeg", width=width, height=height),
         keyframes=KeyframeMap(
             plan=plan,

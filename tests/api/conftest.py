@@ -125,12 +125,19 @@ def serve_app(app: object) -> tuple[uvicorn.Server, threading.Thread, int]:
     return server, thread, port
 
 
+@pytest.fixture(scope="module")
+def api_settings_extra() -> dict[str, object]:
+    """Settings a test module adds to its API server's (override it in the module)."""
+    return {}
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def api_server(
     request: pytest.FixtureRequest,
     prefect_server: None,
     http_server: LocalHTTPServer,
     tmp_path_factory: pytest.TempPathFactory,
+    api_settings_extra: dict[str, object],
 ) -> Iterator[ApiServer]:
     """Run the API on one database (each in turn) for the whole module."""
     kind = str(request.param)
@@ -149,6 +156,7 @@ def api_server(
                 # Webhooks retried and looked for at once, not on the production schedule.
                 "webhook_retry_schedule_s": [0.1, 0.1, 0.1],
                 "webhook_poll_s": 0.05,
+                **api_settings_extra,
             }
         )
         with pytest.MonkeyPatch.context() as monkeypatch:

@@ -21,11 +21,18 @@ def probe_of(width: int, height: int, *, audio: bool = True, rotation: int = 0) 
     return MediaProbe("mov,mp4", duration_s=10.0, size_bytes=1, bit_rate=1, streams=tuple(streams))
 
 
-def command_for(probe: MediaProbe, options: VideoOptions | None = None) -> list[str]:
+def command_for(
+    probe: MediaProbe, options: VideoOptions | None = None, *, make_proxy: bool = True
+) -> list[str]:
     options = options or VideoOptions()
     plan = plan_keyframes(probe.duration_s, probe.display_width or 0, probe.display_height or 0)
     return derive_command(
-        Path("/in/src.mov"), probe=probe, options=options, plan=plan, work_dir=Path("/w")
+        Path("/in/src.mov"),
+        probe=probe,
+        options=options,
+        plan=plan,
+        work_dir=Path("/w"),
+        make_proxy=make_proxy,
     )
 
 
@@ -113,6 +120,19 @@ def test_one_decode_scaled_once_feeds_proxy_sprites_and_posters() -> None:
     assert "/w/sheet_%03d.jpg" in cmd
     assert "/w/proxy.mp4" in cmd
     assert value_after(cmd, "-progress") == "pipe:1"
+
+
+def test_from_a_proxy_the_same_decode_makes_sprites_and_posters_only() -> None:
+    with_proxy = command_for(probe_of(1920, 1080))
+    cmd = command_for(probe_of(1920, 1080), make_proxy=False)
+    graph = value_after(cmd, "-filter_complex")
+
+    assert graph.startswith("[0:0]scale=1280:720,setsar=1,split=2[sprite_in][poster_in];")
+    assert "[proxy" not in graph and "libx264" not in cmd and "/w/proxy.mp4" not in cmd
+    # The sprite and poster branches are the pipeline's own, unchanged.
+    branches = value_after(with_proxy, "-filter_complex").split(";")[2:]
+    assert graph.split(";")[1:] == branches
+    assert cmd[-1] == "/w/poster_%02d.jpg" and "/w/sheet_%03d.jpg" in cmd
 
 
 def test_poster_candidates_are_spread_over_the_duration() -> None:
