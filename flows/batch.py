@@ -151,7 +151,7 @@ def run_batch(
     # The process's engine: the items on threads share it and its connections.
     engine = process_engine(settings)
     try:
-        drop_folder_id = _drop_folder_id(engine, manifest)
+        drop_folder_id = record_drop_folder(engine, manifest)
         with task_runner_for(settings, concurrency) as runner:
             finished = fan_out(
                 _pending_chunks(entries, engine, record, drop_folder_id),
@@ -176,7 +176,7 @@ def run_batch(
     return summary
 
 
-def _drop_folder_id(engine: Engine, manifest: str) -> uuid.UUID | None:
+def record_drop_folder(engine: Engine, manifest: str) -> uuid.UUID | None:
     """Record the manifest as a drop folder when it is an S3 prefix; return its id."""
     if not is_drop_folder(manifest):
         return None

@@ -42,7 +42,6 @@ from models.db import transact
 from models.tables import Asset, AssetStatus, IngestJob, JobKind, JobStatus
 from tasks.filenames import safe_filename
 
-
 # The key of an ingest job's input that names the drop folder its item came from.
 DROP_FOLDER_KEY = "drop_folder_id"
 

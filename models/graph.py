@@ -121,6 +121,16 @@ def find_asset(*, session: Session, project_id: uuid.UUID, identifier: str) -> A
     return session.exec(statement).one_or_none()
 
 
+def child_assets(*, session: Session, parent_id: uuid.UUID) -> list[Asset]:
+    """Return the live assets that hang off ``parent_id``, oldest first."""
+    statement = (
+        select(Asset)
+        .where(Asset.parent_id == parent_id, Asset.status != AssetStatus.DELETED)
+        .order_by(col(Asset.created_at), col(Asset.id))
+    )
+    return list(session.exec(statement).all())
+
+
 def create_asset(
     *,
     session: Session,
