@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 from urllib.parse import urlsplit
 
 import anyio
@@ -79,7 +79,7 @@ class V2S3Media(BaseModel):
 
 
 class V2AssetCreate(BaseModel):
-    """POST /api/v2/projects/{project_id}/assets; unknown fields are ignored, as by the reference."""
+    """POST /api/v2/projects/{project_id}/assets; unknown fields are ignored (as the reference)."""
 
     title: str = Field(max_length=1024)
     description: str | None = None
@@ -144,7 +144,7 @@ def media_type(asset: Asset) -> MediaType:
         return "processing"
     if asset.status == AssetStatus.FAILED:
         return "failed"
-    return asset.kind.value
+    return cast(MediaType, AssetKind(asset.kind).value)  # read back from the row as text
 
 
 def v2_asset(asset: Asset, md5: str | None) -> V2AssetAnswer:
