@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 import anyio
 from fastapi import APIRouter, Depends, Path, Response
@@ -318,7 +319,7 @@ async def create_image(
     media_id = await anyio.to_thread.run_sync(
         _create, context, product_id, "images", body.image, caller.name
     )
-    response.headers["Location"] = f"/api/products/{product_id}/images/{media_id}"
+    response.headers["Location"] = f"/api/products/{quote(product_id, safe='')}/images/{media_id}"
     image = await anyio.to_thread.run_sync(_read, context, product_id, "images", str(media_id))
     assert isinstance(image, ProductImage)
     return ImageAnswer(image=image)
@@ -337,7 +338,7 @@ async def create_video(
     media_id = await anyio.to_thread.run_sync(
         _create, context, product_id, "videos", body.video, caller.name
     )
-    response.headers["Location"] = f"/api/products/{product_id}/videos/{media_id}"
+    response.headers["Location"] = f"/api/products/{quote(product_id, safe='')}/videos/{media_id}"
     video = await anyio.to_thread.run_sync(_read, context, product_id, "videos", str(media_id))
     assert isinstance(video, ProductVideo)
     return VideoAnswer(video=video)

@@ -241,7 +241,7 @@ def test_projects_are_made_listed_and_read(api_server: ApiServer) -> None:
     assert (missing.status_code, missing.json()) == (404, {"error": "project not found"})
 
 
-def test_project_assets_follow_the_v2_contract(api_server: ApiServer) -> None:
+def test_project_assets_are_made_with_or_without_media(api_server: ApiServer) -> None:
     with api_server.client() as client:
         project = _project(client)
         path = f"/projects/{project['id']}/assets"

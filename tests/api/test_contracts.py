@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -319,7 +320,8 @@ def _served_image(api_server: ApiServer, width: int, height: int) -> str:
 def test_a_product_image_is_201_with_location_409_again_and_shows_its_sizes_once_processed(
     api_server: ApiServer,
 ) -> None:
-    product = f"sku-{uuid.uuid4().hex[:8]}"
+    # Not ASCII: the Location header carries it percent-encoded.
+    product = f"sku-ü-{uuid.uuid4().hex[:8]}"
     identifier = f"img-{uuid.uuid4().hex[:8]}"
     data = {"alt": "front", "position": [1, 2], "nested": {"x": None}}
     body = {
@@ -346,7 +348,7 @@ def test_a_product_image_is_201_with_location_409_again_and_shows_its_sizes_once
 
     assert made.status_code == 201, made.text
     image = made.json()["image"]
-    assert made.headers["location"] == f"/api/products/{product}/images/{image['id']}"
+    assert made.headers["location"] == f"/api/products/{quote(product)}/images/{image['id']}"
     assert (image["identifier"], image["type"], image["product_id"]) == (
         identifier,
         "poster",
