@@ -240,6 +240,7 @@ class AssetObject(BaseModel):
     tags: list[str]
     kind: AssetKind
     role: str | None
+    parent_id: uuid.UUID | None = Field(description="The asset this one hangs off (a product)")
     status: AssetStatus
     processed: bool
     source: str

@@ -64,6 +64,7 @@ def asset_object(asset: Asset, project: str, md5: str | None) -> AssetObject:
         tags=list(asset.tags),
         kind=asset.kind,
         role=asset.role,
+        parent_id=asset.parent_id,
         status=asset.status,
         processed=asset.processed,
         source=asset.source,

@@ -345,6 +345,7 @@ def test_a_product_image_is_201_with_location_409_again_and_shows_its_sizes_once
         whole = client.get(f"/api/products/{product}").json()["product"]
         size = client.get(processed["sizes"][0]["url"], follow_redirects=True)
         native = client.get(f"/assets/{processed['id']}").json()
+        parent = client.get(f"/assets/{native['parent_id']}").json()
 
     assert made.status_code == 201, made.text
     image = made.json()["image"]
@@ -367,6 +368,7 @@ def test_a_product_image_is_201_with_location_409_again_and_shows_its_sizes_once
     assert [i["id"] for i in whole["images"]] == [image["id"]] and whole["videos"] == []
     # On the graph: an asset whose parent is the product, its role the type.
     assert (native["role"], native["folder"]) == ("poster", "images")
+    assert (parent["identifier"], parent["role"]) == (f"product:{product}", "product")
 
 
 def test_a_product_video_shows_its_audio_fragments_and_fingerprints_once_processed(
