@@ -2,6 +2,9 @@
 
 The job is written and its run started exactly as ``submit_ingest`` does;
 an identifier the project already holds is refused first, writing nothing.
+The compatibility families (v2 assets, products) make the asset with its job
+(``create_asset_with_ingest``), so it answers at once and carries fields no
+request does; the run takes that asset up.
 """
 
 from __future__ import annotations

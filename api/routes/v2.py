@@ -204,6 +204,7 @@ def _source(body: V2AssetCreate, storage_url: str) -> tuple[str, str] | None:
 
 
 def _refuse_both(body: V2AssetCreate) -> None:
+    """Refuse more than one of media_type, url and s3, as the reference words it."""
     given = [name for name in ("media_type", "url", "s3") if getattr(body, name) is not None]
     if len(given) > 1:
         raise ApiError(422, f"{', '.join(given)} are mutually exclusive")
