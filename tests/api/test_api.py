@@ -60,6 +60,10 @@ ROUTES = [
     ("PUT", f"/assets/{uuid.uuid4()}", {"title": "t"}),
     ("DELETE", f"/assets/{uuid.uuid4()}", None),
     ("GET", "/events", None),
+    ("POST", f"/api/v2/projects/{uuid.uuid4()}/assets", {"title": "t"}),
+    ("GET", "/api/v2/drop_folders", None),
+    ("POST", "/api/products/p-1/images", {"image": {}}),
+    ("GET", "/api/products/p-1", None),
 ]
 
 
