@@ -28,14 +28,17 @@ from api.routes import (
     events,
     files,
     health,
+    products,
     projects,
     search,
     tasks,
+    v2,
     webhooks,
 )
 from api.runner import EmbeddedRunner, IngestRunner, PrefectRunner
 from api.webhooks.sender import WebhookSender
 from core.settings import Settings
+from flows.batch import record_drop_folder
 from models.db import make_engine
 
 RunnerFactory = Callable[[Engine, Settings], IngestRunner]
@@ -62,6 +65,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
+        if settings.batch_manifest:  # listed as a drop folder from the start, if it is one
+            await anyio.to_thread.run_sync(record_drop_folder, engine, settings.batch_manifest)
         ingest_runner = runner(engine, settings)
         app.state.context = AppContext(settings=settings, engine=engine, runner=ingest_runner)
         await anyio.to_thread.run_sync(ingest_runner.recover)
@@ -92,6 +97,9 @@ def create_app(
     install_error_handlers(app)
     routers = (health, files, content, tasks, projects, assets, byhand, collections)
     for module in (*routers, events, webhooks, search):
+        app.include_router(module.router)
+    # The compatibility families: other services' contracts, each its own shape.
+    for module in (v2, products):
         app.include_router(module.router)
     return app
 

@@ -115,10 +115,22 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_HANDLERS = (
+    (ApiError, _api_error),
+    (HTTPException, _http_error),
+    (RequestValidationError, _invalid_request),
+    (DataError, _unstorable_value),
+    (Exception, _unexpected),
+)
+
+
+async def answer_error(request: Request, exc: Exception) -> JSONResponse:
+    """Answer an exception as the app's handlers do (for routes that reshape the answer)."""
+    handler = next(handler for kind, handler in _HANDLERS if isinstance(exc, kind))
+    return await handler(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error the app answers take the one error shape."""
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.add_exception_handler(DataError, _unstorable_value)
-    app.add_exception_handler(Exception, _unexpected)
+    for kind, handler in _HANDLERS:
+        app.add_exception_handler(kind, handler)

@@ -2,12 +2,16 @@
 
 The job is written and its run started exactly as ``submit_ingest`` does;
 an identifier the project already holds is refused first, writing nothing.
+The compatibility families (v2 assets, products) make the asset with its job
+(``create_asset_with_ingest``), so it answers at once and carries fields no
+request does; the run takes that asset up.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import anyio
 from sqlalchemy import Engine
@@ -19,10 +23,13 @@ from api.runner import RunnerUnavailable
 from api.schemas import TaskObject
 from api.views import load_task
 from api.webhooks.subscriptions import TASK_EVENT_TYPES, create_subscription
+from core.errors import IdentifierConflict
 from core.requests import AssetRequest
 from flows.jobs import create_ingest_job, new_ingest_job
+from models import graph
 from models.db import new_session
 from models.tables import Asset, AssetStatus, IngestJob, JobStatus, Project
+from tasks.filenames import safe_filename
 
 # Seconds between reads of a job's row while a synchronous create waits for it.
 WAIT_POLL_S = 0.1
@@ -105,6 +112,44 @@ def start_ingest(
                 503, f"the ingest could not be started: {exc}", task_id=str(job.id)
             ) from exc
     return job
+
+
+def create_asset_with_ingest(
+    context: AppContext,
+    *,
+    project: Project,
+    identifier: str,
+    request: AssetRequest | None,
+    **fields: Any,
+) -> uuid.UUID:
+    """Make an asset and, for ``request``, the job that ingests into it; queue its run.
+
+    One transaction, so the asset can be shown at once (pending) and fields no
+    request carries (owner, parent, data) are set from the start. Raises
+    ApiError 409 for an identifier the project holds (nothing is written),
+    503 when the run cannot be queued (the job stays pending for the next start).
+    """
+    with new_session(context.engine) as session:
+        try:
+            asset = graph.create_asset(
+                session=session,
+                project=project,
+                identifier=identifier,
+                source=request.redacted().source if request else "",
+                original_filename=safe_filename(request.filename) if request else None,
+                **fields,
+            )
+        except IdentifierConflict as exc:
+            raise ApiError(409, str(exc)) from exc
+        job = new_ingest_job(session, request, asset=asset)[0] if request else None
+        session.commit()
+        asset_id, job_id = asset.id, job.id if job else None
+    if job_id is not None:
+        try:
+            context.runner.start(job_id)
+        except RunnerUnavailable as exc:
+            raise ApiError(503, f"the ingest could not be started: {exc}") from exc
+    return asset_id
 
 
 def sync_wait_s(settings_limit: float, prefer: str | None) -> float:

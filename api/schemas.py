@@ -183,6 +183,48 @@ class TaskObject(BaseModel):
     )
 
 
+class FileData(FileObject):
+    """A file as the files family shows it: its id reads ``file_<hex>``."""
+
+    id: str = Field(description="file_<32 hex>; the hex is the native asset id")  # type: ignore[assignment]
+
+
+class TaskData(TaskObject):
+    """A task as the tasks family shows it: its id reads ``task_<hex>``."""
+
+    id: str = Field(description="task_<32 hex>")  # type: ignore[assignment]
+    file: FileData | None = Field(default=None, description="The file, once completed")
+
+
+class Meta(BaseModel):
+    """What the envelope says of the answer: a fresh id and the kind of its data."""
+
+    id: str = Field(description="req_...: this answer's id")
+    type: Literal["object"] = "object"
+
+
+class Links(BaseModel):
+    """Where the data lives."""
+
+    self: str
+
+
+class FileEnvelope(BaseModel):
+    """The files family's answer: meta, the file, its link."""
+
+    meta: Meta
+    data: FileData
+    links: Links
+
+
+class TaskEnvelope(BaseModel):
+    """The tasks family's answer: meta, the task, its link."""
+
+    meta: Meta
+    data: TaskData
+    links: Links
+
+
 class AssetObject(BaseModel):
     """An asset's own fields."""
 
@@ -198,6 +240,7 @@ class AssetObject(BaseModel):
     tags: list[str]
     kind: AssetKind
     role: str | None
+    parent_id: uuid.UUID | None = Field(description="The asset this one hangs off (a product)")
     status: AssetStatus
     processed: bool
     source: str

@@ -9,16 +9,23 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from api.ids import file_id, request_id, task_id
 from api.schemas import (
     AssetDetail,
     AssetObject,
     Component,
     EventObject,
+    FileData,
+    FileEnvelope,
     FileObject,
     FileSetObject,
     FormatObject,
+    Links,
+    Meta,
     ProjectObject,
     StoredFile,
+    TaskData,
+    TaskEnvelope,
     TaskObject,
 )
 from models.tables import (
@@ -58,6 +65,7 @@ def asset_object(asset: Asset, project: str, md5: str | None) -> AssetObject:
         tags=list(asset.tags),
         kind=asset.kind,
         role=asset.role,
+        parent_id=asset.parent_id,
         status=asset.status,
         processed=asset.processed,
         source=asset.source,
@@ -99,7 +107,7 @@ def file_object(asset: Asset, project: str, original: tuple[Format, File] | None
         filename=asset.original_filename,
         status=asset.status,
         error=asset.error,
-        download_url=f"/files/{asset.id}/content",
+        download_url=f"/files/{file_id(asset.id)}/content",
         created=asset.created_at,
         updated=asset.updated_at,
     )
@@ -117,6 +125,29 @@ def task_object(job: IngestJob, file: FileObject | None = None) -> TaskObject:
         created=job.created_at,
         updated=job.updated_at,
         file=file,
+    )
+
+
+def file_envelope(file: FileObject, base_url: str) -> FileEnvelope:
+    """Wrap a file as the files family answers it."""
+    shown = file_id(file.id)
+    return FileEnvelope(
+        meta=Meta(id=request_id()),
+        data=FileData(**(file.model_dump() | {"id": shown})),
+        links=Links(self=f"{base_url.rstrip('/')}/files/{shown}"),
+    )
+
+
+def task_envelope(task: TaskObject, base_url: str) -> TaskEnvelope:
+    """Wrap a task as the tasks family answers it; its file as the files family shows it."""
+    shown = task_id(task.id)
+    file = (
+        FileData(**(task.file.model_dump() | {"id": file_id(task.file.id)})) if task.file else None
+    )
+    return TaskEnvelope(
+        meta=Meta(id=request_id()),
+        data=TaskData(**(task.model_dump() | {"id": shown, "file": file})),
+        links=Links(self=f"{base_url.rstrip('/')}/tasks/{shown}"),
     )
 
 

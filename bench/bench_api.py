@@ -200,7 +200,7 @@ async def _post_tasks(base: str, key: str, count: int, clients: int) -> tuple[fl
                 body = {"kind": "ingest", "url": f"https://example.com/bench/{n}.jpg"}
                 answer = await client.post("/tasks", json=body)
                 answer.raise_for_status()
-                ids.append(answer.json()["id"])
+                ids.append(answer.json()["data"]["id"])
 
         began = time.monotonic()
         await asyncio.gather(*(one_client() for _ in range(clients)))

@@ -179,6 +179,8 @@ class Settings(BaseSettings):
     # GET /files/{id}/content on S3: redirect to a presigned URL (the S3 endpoint
     # must then be reachable by the API's clients), or stream through the API.
     api_s3_redirect: bool = True
+    # The project that the products of /api/products and their images and videos live in.
+    products_project: str = Field(default="products", min_length=1, max_length=200)
     # Largest body POST /match takes (a clip is matched on its first 2 minutes).
     api_max_clip_bytes: int = Field(default=512 * 1024**2, ge=1)
 

@@ -26,7 +26,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
 from core.forms import titled
-from core.redact import redact_source
+from core.redact import normalise_source, redact_source
 from core.requests import DEFAULT_PROJECT, AssetRequest
 from core.settings import Settings
 from flows.fanout import BatchItem, fan_out, task_runner_for
@@ -38,7 +38,7 @@ from flows.runtime import current_flow_run_id
 from models import graph
 from models.db import process_engine, transact
 from models.tables import AssetStatus, JobStatus, Project
-from tasks.manifest import ManifestEntry, read_manifest
+from tasks.manifest import ManifestEntry, is_drop_folder, read_manifest
 
 # Manifest entries looked up in the graph in one session before they are submitted.
 LOOKUP_CHUNK = 200
@@ -151,9 +151,10 @@ def run_batch(
     # The process's engine: the items on threads share it and its connections.
     engine = process_engine(settings)
     try:
+        drop_folder_id = record_drop_folder(engine, manifest)
         with task_runner_for(settings, concurrency) as runner:
             finished = fan_out(
-                _pending_chunks(entries, engine, record),
+                _pending_chunks(entries, engine, record, drop_folder_id),
                 runner=runner,
                 settings=settings,
                 limit=concurrency,
@@ -175,8 +176,23 @@ def run_batch(
     return summary
 
 
+def record_drop_folder(engine: Engine, manifest: str) -> uuid.UUID | None:
+    """Record the manifest as a drop folder when it is an S3 prefix; return its id."""
+    if not is_drop_folder(manifest):
+        return None
+    location = redact_source(normalise_source(manifest))
+    return transact(
+        engine,
+        lambda session: graph.ensure_drop_folder(session=session, location=location).id,
+        describe="recording the drop folder",
+    )
+
+
 def _pending_chunks(
-    entries: Iterable[ManifestEntry], engine: Engine, record: Callable[[BatchRow], None]
+    entries: Iterable[ManifestEntry],
+    engine: Engine,
+    record: Callable[[BatchRow], None],
+    drop_folder_id: uuid.UUID | None,
 ) -> Iterator[list[BatchItem]]:
     """Yield the items to ingest a chunk at a time, each with its job; record the others."""
     first_line: dict[tuple[str, str], int] = {}
@@ -186,7 +202,11 @@ def _pending_chunks(
         plan = transact(
             engine,
             functools.partial(
-                _plan_chunk, chunk=chunk, first_line=first_line, flow_run_id=flow_run_id
+                _plan_chunk,
+                chunk=chunk,
+                first_line=first_line,
+                flow_run_id=flow_run_id,
+                drop_folder_id=drop_folder_id,
             ),
             describe="planning the batch",
         )
@@ -217,6 +237,7 @@ def _plan_chunk(
     # Read only: a ChainMap writes to its first map, this chunk's.
     first_line: dict[tuple[str, str], int],
     flow_run_id: uuid.UUID | None,
+    drop_folder_id: uuid.UUID | None,
 ) -> ChunkPlan:
     """Find the chunk's unreadable and skipped entries; write a job for each of the rest."""
     existing = _existing_assets(session, [entry.request for entry in chunk if entry.request])
@@ -237,7 +258,9 @@ def _plan_chunk(
         if skipped is not None:
             plan.rows.append(skipped)
             continue
-        job, _ = new_ingest_job(session, request, flow_run_id=flow_run_id)
+        job, _ = new_ingest_job(
+            session, request, flow_run_id=flow_run_id, drop_folder_id=drop_folder_id
+        )
         plan.pending.append(BatchItem(line=entry.line, job_id=job.id, request=request.redacted()))
     return plan
 

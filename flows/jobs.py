@@ -42,6 +42,9 @@ from models.db import transact
 from models.tables import Asset, AssetStatus, IngestJob, JobKind, JobStatus
 from tasks.filenames import safe_filename
 
+# The key of an ingest job's input that names the drop folder its item came from.
+DROP_FOLDER_KEY = "drop_folder_id"
+
 
 @dataclass(frozen=True)
 class JobOutcome:
@@ -81,21 +84,28 @@ def new_ingest_job(
     *,
     idempotency_key: str | None = None,
     flow_run_id: uuid.UUID | None = None,
+    asset: Asset | None = None,
+    drop_folder_id: uuid.UUID | None = None,
 ) -> tuple[IngestJob, bool]:
     """Add the pending job of an ingest to the caller's transaction; return it and if it is new.
 
     The job records the request redacted; a source that redaction changed (a
     signed URL) waits in ``secret_source`` for its fetch. A known
-    ``idempotency_key`` returns that key's job and adds nothing.
+    ``idempotency_key`` returns that key's job and adds nothing. ``asset`` is
+    one made for this job (by the API, with fields a request does not carry):
+    the run takes it up instead of making one. ``drop_folder_id`` is recorded
+    on the asset the run makes.
     """
     redacted = request.redacted()
+    extra = {DROP_FOLDER_KEY: str(drop_folder_id)} if drop_folder_id else {}
     return graph.create_job(
         session=session,
         kind=JobKind.INGEST,
-        input=redacted.model_dump(mode="json"),
+        input=redacted.model_dump(mode="json") | extra,
         idempotency_key=idempotency_key,
         secret_source=request.source if request.source != redacted.source else None,
         flow_run_id=flow_run_id,
+        asset_id=asset.id if asset else None,
     )
 
 
@@ -140,6 +150,14 @@ def _start_ingest(
     request = AssetRequest.model_validate(
         job.input | ({"source": job.secret_source} if job.secret_source else {})
     )
+    if job.asset_id is not None:  # made with the job: its fields are set already
+        asset = _take_up(session, job, job.asset_id, startable=AssetStatus.PENDING)
+        if asset is None:
+            raise IdentifierConflict(
+                f"asset {job.asset_id} was taken up by another run", existing_id=job.asset_id
+            )
+        return _start(session, job, asset, flow_run_id, lease_s), request
+    drop_folder = job.input.get(DROP_FOLDER_KEY)
     fields: dict[str, Any] = {
         "source": request.redacted().source,
         "original_filename": safe_filename(request.filename),
@@ -148,21 +166,36 @@ def _start_ingest(
     project = graph.ensure_project(session=session, name=request.project)
     try:
         asset = graph.create_asset(
-            session=session, project=project, identifier=request.asset_identifier, **fields
+            session=session,
+            project=project,
+            identifier=request.asset_identifier,
+            drop_folder_id=uuid.UUID(drop_folder) if drop_folder else None,
+            **fields,
         )
     except IdentifierConflict as conflict:
         if conflict.existing_id is None:
             raise
-        # Locked so two runs retrying the same failed asset cannot both take it up.
-        asset = session.get_one(
-            Asset, conflict.existing_id, with_for_update=True, populate_existing=True
-        )
-        if lease_ran_out(asset):
-            take_over(session, asset, by=f"job {job.id}")
-        elif asset.status != AssetStatus.FAILED:
+        asset = _take_up(session, job, conflict.existing_id, startable=AssetStatus.FAILED)
+        if asset is None:
             raise
         graph.update_asset(session=session, asset=asset, error=None, **fields)
     return _start(session, job, asset, flow_run_id, lease_s), request
+
+
+def _take_up(
+    session: Session, job: IngestJob, asset_id: uuid.UUID, *, startable: AssetStatus
+) -> Asset | None:
+    """Lock an existing asset for the job; None when it may not start.
+
+    It may when its status is ``startable`` or failed, or when the run that had
+    it died (its lease ran out). Locked so two runs cannot both take it up.
+    """
+    asset = session.get_one(Asset, asset_id, with_for_update=True, populate_existing=True)
+    if lease_ran_out(asset):
+        take_over(session, asset, by=f"job {job.id}")
+    elif asset.status not in (startable, AssetStatus.FAILED):
+        return None
+    return asset
 
 
 def forget_source(engine: Engine, job_id: uuid.UUID) -> None:

@@ -21,12 +21,14 @@ from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session, SQLModel, col, select
 
 from core.errors import IdentifierConflict
+from core.kinds import AssetKind
 from models.tables import (
     Asset,
     AssetStatus,
     AssetTag,
     AudioFingerprint,
     Blob,
+    DropFolder,
     Event,
     File,
     FileSet,
@@ -100,10 +102,34 @@ def ensure_project(*, session: Session, name: str) -> Project:
     return session.exec(by_name).one()
 
 
+def ensure_drop_folder(*, session: Session, location: str) -> DropFolder:
+    """Return the drop folder at this S3 location, recording it if it is new."""
+    at = select(DropFolder).where(DropFolder.location == location)
+    folder = session.exec(at).one_or_none()
+    if folder is not None:
+        return folder
+    session.execute(
+        _insert_ignoring_conflicts(session, DropFolder).values(
+            id=uuid.uuid4(), location=location, created_at=utcnow()
+        )
+    )
+    return session.exec(at).one()
+
+
 def find_asset(*, session: Session, project_id: uuid.UUID, identifier: str) -> Asset | None:
     """Return the project's asset with this identifier, if any."""
     statement = select(Asset).where(Asset.project_id == project_id, Asset.identifier == identifier)
     return session.exec(statement).one_or_none()
+
+
+def child_assets(*, session: Session, parent_id: uuid.UUID) -> list[Asset]:
+    """Return the live assets that hang off ``parent_id``, oldest first."""
+    statement = (
+        select(Asset)
+        .where(Asset.parent_id == parent_id, Asset.status != AssetStatus.DELETED)
+        .order_by(col(Asset.created_at), col(Asset.id))
+    )
+    return list(session.exec(statement).all())
 
 
 def create_asset(
@@ -119,8 +145,15 @@ def create_asset(
     external_id: str | None = None,
     original_filename: str | None = None,
     folder: str | None = None,
+    role: str | None = None,
+    parent_id: uuid.UUID | None = None,
+    drop_folder_id: uuid.UUID | None = None,
+    owner: str | None = None,
+    data: dict[str, Any] | None = None,
+    kind: AssetKind = AssetKind.OTHER,
+    status: AssetStatus = AssetStatus.PENDING,
 ) -> Asset:
-    """Create a pending asset and its asset.created event.
+    """Create an asset (pending unless told) and its asset.created event.
 
     Raises ``IdentifierConflict`` when the identifier is already used in the
     project, whatever the other fields say; nothing is written then.
@@ -138,7 +171,15 @@ def create_asset(
         "external_id": external_id,
         "original_filename": original_filename,
         "folder": folder,
-        "status": AssetStatus.PENDING,
+        "role": role,
+        "parent_id": parent_id,
+        "drop_folder_id": drop_folder_id,
+        "owner": owner,
+        "data": data,
+        "ai_tags": [],
+        "kind": kind,
+        "status": status,
+        "processed": status == AssetStatus.READY,
         "created_at": now,
         "updated_at": now,
     }
@@ -344,9 +385,11 @@ def create_job(
     idempotency_key: str | None = None,
     secret_source: str | None = None,
     flow_run_id: uuid.UUID | None = None,
+    asset_id: uuid.UUID | None = None,
 ) -> tuple[IngestJob, bool]:
     """Create a pending job; with a known idempotency key, return that job instead.
 
+    ``asset_id`` names an asset made for the job, which its run takes up.
     Returns the job and whether this call created it.
     """
     if idempotency_key is None:
@@ -358,6 +401,7 @@ def create_job(
             input=input,
             secret_source=secret_source,
             flow_run_id=flow_run_id,
+            asset_id=asset_id,
             progress=0,
         )
         session.add(job)
@@ -373,6 +417,7 @@ def create_job(
             idempotency_key=idempotency_key,
             secret_source=secret_source,
             flow_run_id=flow_run_id,
+            asset_id=asset_id,
             progress=0,
             created_at=now,
             updated_at=now,

@@ -112,6 +112,17 @@ class Project(SQLModel, table=True):
     created_at: datetime = _timestamp()
 
 
+# Table of drop folders: S3 prefixes the batch flow reads; assets that arrive
+# through one carry its id. A row is written the first time a batch reads it.
+class DropFolder(SQLModel, table=True):
+    __tablename__ = "drop_folder"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    # s3://bucket/prefix/, as the batch was given it (normalised, redacted).
+    location: str = Field(sa_type=String(1024), unique=True)
+    created_at: datetime = _timestamp()
+
+
 # Table of collections: named groups of assets inside a project, nested in a tree.
 class Collection(SQLModel, table=True):
     __table_args__ = (
@@ -176,6 +187,16 @@ class Asset(AssetBase, table=True):
     # While processing: when its run's lease runs out unless renewed (flows/lease.py);
     # a processing asset past it belongs to a run that died, and may be taken over.
     lease_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The asset this one hangs off: a product's image or video names the product.
+    parent_id: uuid.UUID | None = Field(default=None, foreign_key="asset.id", index=True)
+    # The drop folder the asset arrived through (a batch of an S3 prefix).
+    drop_folder_id: uuid.UUID | None = Field(default=None, foreign_key="drop_folder.id")
+    # The name of the API key that created it.
+    owner: str | None = Field(default=None, sa_type=String(200))
+    # Free JSON a client attached (a product's image or video), kept verbatim.
+    data: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    # Tags a model gave it; nothing fills them yet.
+    ai_tags: list[str] = Field(default_factory=list, sa_type=JSONType)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 

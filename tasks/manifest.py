@@ -73,8 +73,7 @@ def read_manifest(
     as an entry with its error.
     """
     location = normalise_source(location)
-    scheme = urlsplit(location).scheme.lower()
-    if scheme == "s3" and _manifest_format(location) is None:
+    if is_drop_folder(location):
         yield from _drop_folder(location, settings=settings, project=project)
         return
     with _open_text(location, settings=settings) as text:
@@ -85,6 +84,12 @@ def read_manifest(
         kind = _manifest_format(location) or ("jsonl" if first.lstrip().startswith("{") else "csv")
         parse = _csv_entries if kind == "csv" else _jsonl_entries
         yield from parse(chain([first], lines), project=project, shown=redact_source(location))
+
+
+def is_drop_folder(location: str) -> bool:
+    """Tell whether a manifest location is an S3 prefix (a drop folder), not a manifest file."""
+    location = normalise_source(location)
+    return urlsplit(location).scheme.lower() == "s3" and _manifest_format(location) is None
 
 
 def _manifest_format(location: str) -> ManifestFormat | None:

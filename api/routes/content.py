@@ -11,7 +11,6 @@ serves with ranges itself. The ETag is the content's SHA-256, so
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -24,6 +23,7 @@ from api.auth import require
 from api.context import Context, DbSession
 from api.errors import ApiError, ErrorBody
 from api.keys import Scope
+from api.routes.files import FileId
 from models.tables import ORIGINAL, Asset, AssetStatus, File, FileSet, Format
 from storage import open_store
 from storage.filesystem import COPY_BUFFER_BYTES
@@ -50,7 +50,7 @@ _SINGLE_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
     },
 )
 def file_content(
-    file_id: uuid.UUID,
+    file_id: FileId,
     context: Context,
     session: DbSession,
     format: Annotated[

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import functools
 import uuid
+from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from sqlmodel import select
 
+from api import ids
 from api.auth import require
 from api.context import Context, DbSession
 from api.errors import ApiError, ErrorBody
@@ -16,8 +18,8 @@ from api.ingest import read_task, start_ingest
 from api.keys import Scope
 from api.routes.files import IdempotencyKey, asset_request
 from api.routes.webhooks import webhook_created
-from api.schemas import TaskCreate, TaskObject
-from api.views import load_task, task_object
+from api.schemas import TaskCreate, TaskEnvelope
+from api.views import load_task, task_envelope, task_object
 from api.webhooks.receivers import refuse_a_blocked_receiver
 from models.db import new_session
 from models.tables import WebhookSubscription
@@ -28,12 +30,16 @@ router = APIRouter(tags=["tasks"], dependencies=[Depends(require(Scope.ASSETS))]
 @router.post(
     "/tasks",
     status_code=201,
-    response_model=TaskObject,
+    response_model=TaskEnvelope,
     responses={409: {"model": ErrorBody}, 503: {"model": ErrorBody}},
 )
 async def create_task(
-    body: TaskCreate, context: Context, response: Response, idempotency_key: IdempotencyKey = None
-) -> TaskObject:
+    body: TaskCreate,
+    context: Context,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> TaskEnvelope:
     """Start an ingest and answer at once with its task (and its webhook's secret, if any)."""
     if body.webhook_url is not None:
         refuse_a_blocked_receiver(body.webhook_url, context.settings.allowed_networks)
@@ -55,8 +61,9 @@ async def create_task(
     subscription = await anyio.to_thread.run_sync(_task_subscription, context, job.id)
     if subscription is not None:
         task = task.model_copy(update={"webhook": webhook_created(subscription)})
-    response.headers["Location"] = f"/tasks/{task.id}"
-    return task
+    envelope = task_envelope(task, str(request.base_url))
+    response.headers["Location"] = f"/tasks/{envelope.data.id}"
+    return envelope
 
 
 def _task_subscription(context: Context, job_id: uuid.UUID) -> WebhookSubscription | None:
@@ -66,16 +73,22 @@ def _task_subscription(context: Context, job_id: uuid.UUID) -> WebhookSubscripti
         ).first()
 
 
-@router.get("/tasks/{task_id}", response_model=TaskObject, responses={404: {"model": ErrorBody}})
-def get_task(task_id: uuid.UUID, context: Context, session: DbSession) -> TaskObject:
+@router.get("/tasks/{task_id}", response_model=TaskEnvelope, responses={404: {"model": ErrorBody}})
+def get_task(
+    task_id: Annotated[str, Path(description="task_<hex>, or the job's UUID")],
+    context: Context,
+    session: DbSession,
+    request: Request,
+) -> TaskEnvelope:
     """Show a task: status, progress, error, and its file once completed."""
-    task = load_task(session, task_id)
+    job_id = ids.parse_id(task_id, ids.TASK)
+    task = load_task(session, job_id) if job_id else None
     if task is None:
         raise ApiError(404, "task not found")
     if task.status in ("pending", "running"):
         # A run that died without ending its job is failed here (Prefect mode).
-        context.runner.refresh(task_id)
+        context.runner.refresh(task.id)
         session.expire_all()
-        task = load_task(session, task_id)
+        task = load_task(session, task.id)
         assert task is not None
-    return task
+    return task_envelope(task, str(request.base_url))

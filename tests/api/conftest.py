@@ -65,6 +65,11 @@ class ApiServer:
         return self.http_server.route(f"/media/{path.name}", ServeFile(path, "image/png"))
 
 
+def native_id(prefixed: str) -> str:
+    """Return the UUID the native API names a ``file_<hex>`` or ``task_<hex>`` by."""
+    return str(uuid.UUID(prefixed.partition("_")[2]))
+
+
 def _database(kind: str, tmp: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     if kind == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")

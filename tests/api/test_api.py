@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import ApiServer
+from tests.api.conftest import ApiServer, native_id
 
 TASK_TIMEOUT_S = 120.0
 
@@ -18,7 +18,7 @@ TASK_TIMEOUT_S = 120.0
 def _wait_for_task(client: httpx.Client, task_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + TASK_TIMEOUT_S
     while True:
-        task = client.get(f"/tasks/{task_id}").json()
+        task = client.get(f"/tasks/{task_id}").json()["data"]
         if task["status"] in ("completed", "failed") or time.monotonic() > deadline:
             return task
         time.sleep(0.1)  # polling is what an HTTP client has
@@ -60,6 +60,10 @@ ROUTES = [
     ("PUT", f"/assets/{uuid.uuid4()}", {"title": "t"}),
     ("DELETE", f"/assets/{uuid.uuid4()}", None),
     ("GET", "/events", None),
+    ("POST", f"/api/v2/projects/{uuid.uuid4()}/assets", {"title": "t"}),
+    ("GET", "/api/v2/drop_folders", None),
+    ("POST", "/api/products/p-1/images", {"image": {}}),
+    ("GET", "/api/products/p-1", None),
 ]
 
 
@@ -110,10 +114,10 @@ def test_post_files_waits_and_answers_201_with_the_file(api_server: ApiServer) -
             json={"url": url, "project": "news", "folder": "2026/12", "filename": "cover.png"},
         )
         assert answer.status_code == 201, answer.text
-        file = answer.json()
-        again = client.get(answer.headers["location"]).json()
-        detail = client.get(f"/assets/{file['id']}").json()
-        events = _events(client, asset_id=file["id"])
+        file = answer.json()["data"]
+        again = client.get(answer.headers["location"]).json()["data"]
+        detail = client.get(f"/assets/{native_id(file['id'])}").json()
+        events = _events(client, asset_id=native_id(file["id"]))
 
     assert file["object"] == "file" and file["status"] == "ready"
     assert (file["kind"], file["content_type"], file["width"], file["height"]) == (
@@ -140,7 +144,7 @@ def test_a_used_identifier_is_409_naming_the_asset_and_writes_nothing(
     with api_server.client() as client:
         first = client.post(
             "/files", json={"url": api_server.image_url(seed=2), "identifier": "ep-1"}
-        ).json()
+        ).json()["data"]
         before = _events(client)
         again = client.post(
             "/files",
@@ -149,10 +153,11 @@ def test_a_used_identifier_is_409_naming_the_asset_and_writes_nothing(
         after = _events(client)
 
     assert again.status_code == 409
+    asset_id = native_id(first["id"])
     assert again.json() == {
-        "error": f"identifier 'ep-1' is already used in project 'default' by asset {first['id']}",
+        "error": f"identifier 'ep-1' is already used in project 'default' by asset {asset_id}",
         "field": "identifier",
-        "existing_asset_id": first["id"],
+        "existing_asset_id": asset_id,
     }
     assert after == before
 
@@ -164,13 +169,13 @@ def test_post_files_answers_202_with_the_task_when_the_wait_runs_out(
         answer = client.post(
             "/files", json={"url": api_server.image_url(seed=4)}, headers={"Prefer": "wait=0"}
         )
-        task = answer.json()
+        task = answer.json()["data"]
         assert (answer.status_code, task["object"]) == (202, "task")
         assert answer.headers["location"] == f"/tasks/{task['id']}"
         done = _wait_for_task(client, task["id"])
 
     assert done["status"] == "completed" and done["progress"] == 100
-    assert done["file"]["id"] == done["asset_id"]
+    assert native_id(done["file"]["id"]) == done["asset_id"]
 
 
 def test_post_tasks_answers_at_once_and_the_task_ends_with_its_file(
@@ -181,10 +186,10 @@ def test_post_tasks_answers_at_once_and_the_task_ends_with_its_file(
         body = {"kind": "ingest", "url": api_server.image_url(seed=5), "tags": ["press"]}
         created = client.post("/tasks", json=body, headers=headers)
         repeated = client.post("/tasks", json=body, headers=headers)
-        done = _wait_for_task(client, created.json()["id"])
+        done = _wait_for_task(client, created.json()["data"]["id"])
         tagged = client.get("/assets", params={"tag": "press"}).json()["data"]
 
-    task = created.json()
+    task = created.json()["data"]
     assert created.status_code == 201
     assert (task["object"], task["kind"], task["status"], task["progress"]) == (
         "task",
@@ -192,7 +197,7 @@ def test_post_tasks_answers_at_once_and_the_task_ends_with_its_file(
         "pending",
         0,
     )
-    assert repeated.json()["id"] == task["id"]
+    assert repeated.json()["data"]["id"] == task["id"]
     assert done["status"] == "completed" and done["file"]["kind"] == "image"
     assert [asset["id"] for asset in tagged] == [done["asset_id"]]
 
@@ -201,7 +206,7 @@ def test_a_source_that_fails_answers_422_with_the_sentence(api_server: ApiServer
     missing = api_server.http_server.url(f"/media/{uuid.uuid4().hex}.png")
     with api_server.client() as client:
         answer = client.post("/files", json={"url": missing})
-        task = client.get(f"/tasks/{answer.json()['task_id']}").json()
+        task = client.get(f"/tasks/{answer.json()['task_id']}").json()["data"]
 
     assert answer.status_code == 422
     assert "404" in answer.json()["error"] and answer.json()["field"] == "url"
@@ -240,7 +245,7 @@ def test_projects_are_made_listed_and_read(api_server: ApiServer) -> None:
     assert (missing.status_code, missing.json()) == (404, {"error": "project not found"})
 
 
-def test_project_assets_follow_the_v2_contract(api_server: ApiServer) -> None:
+def test_project_assets_are_made_with_or_without_media(api_server: ApiServer) -> None:
     with api_server.client() as client:
         project = _project(client)
         path = f"/projects/{project['id']}/assets"
@@ -368,7 +373,7 @@ def test_a_files_bytes_are_served_with_ranges_and_etags(api_server: ApiServer) -
     url = api_server.image_url(seed=7)
     body = httpx.get(url).content
     with api_server.client() as client:
-        file = client.post("/files", json={"url": url}).json()
+        file = client.post("/files", json={"url": url}).json()["data"]
         whole = client.get(file["download_url"], follow_redirects=True)
         part = client.get(
             file["download_url"], headers={"Range": "bytes=8-23"}, follow_redirects=True

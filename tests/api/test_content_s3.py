@@ -67,7 +67,7 @@ def _ingested(
     source = http_server.route(f"/{uuid.uuid4().hex}/image.png", ServeFile(path, "image/png"))
     key = _keys(settings.database_url)["all"]
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as client:
-        file = client.post("/files", json={"url": source}, timeout=60.0).json()
+        file = client.post("/files", json={"url": source}, timeout=60.0).json()["data"]
     return file, path.read_bytes(), key
 
 

@@ -19,7 +19,7 @@ from deployments.serve import deploy_to_pool
 from flows.jobs import create_ingest_job
 from models.db import make_engine, new_session
 from models.tables import IngestJob
-from tests.api.conftest import serve_app
+from tests.api.conftest import native_id, serve_app
 from tests.fixtures.pipeline import export_settings
 
 RUN_TIMEOUT_S = 60.0
@@ -70,7 +70,7 @@ def test_tasks_and_left_over_jobs_become_one_flow_run_each(
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
             first = client.post("/tasks", json=body)
             again = client.post("/tasks", json=body)
-        task_id = uuid.UUID(first.json()["id"])
+        task_id = uuid.UUID(native_id(first.json()["data"]["id"]))
         task_run = _flow_run_of(sqlite_url, task_id)
         left_run = _flow_run_of(sqlite_url, left.id)
     finally:
@@ -78,7 +78,7 @@ def test_tasks_and_left_over_jobs_become_one_flow_run_each(
             server.should_exit = True
             thread.join(timeout=30)
 
-    assert first.status_code == 201 and again.json()["id"] == str(task_id)
+    assert first.status_code == 201 and again.json()["data"] == first.json()["data"]
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(task_run)
     assert run.parameters["job_id"] == str(task_id)

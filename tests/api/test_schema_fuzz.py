@@ -71,7 +71,7 @@ def _local_sources(value: Any, api_server: ApiServer) -> Any:
     if isinstance(value, dict):
         return {
             name: api_server.http_server.url(f"/missing/{uuid.uuid4().hex}.png")
-            if name in ("url", "file_url") and isinstance(item, str)
+            if name in ("url", "file_url", "source_url") and isinstance(item, str)
             else _local_sources(item, api_server)
             for name, item in value.items()
         }

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from tests.api.conftest import ApiServer, serve_app
+from tests.api.conftest import ApiServer, native_id, serve_app
 from tests.fixtures.audio_media import noisy_clip, structured_audio
 from tests.fixtures.http_server import ServeFile
 from tests.fixtures.images import scene
@@ -24,7 +24,8 @@ def _ingest(api_server: ApiServer, path: Path, content_type: str) -> dict[str, A
     with api_server.client() as client:
         answer = client.post("/files", json={"url": url, "project": "likeness"})
     assert answer.status_code == 201, answer.text
-    return dict(answer.json())
+    # The native asset, which /assets/{id}/similar and /match name.
+    return {"id": native_id(answer.json()["data"]["id"])}
 
 
 def _image(api_server: ApiServer, seed: int, suffix: str) -> Path:

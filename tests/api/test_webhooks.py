@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.conftest import ApiServer
+from tests.api.conftest import ApiServer, native_id
 from tests.fixtures.http_server import LocalHTTPServer
 from tests.fixtures.webhook_receiver import Received, WebhookReceiver
 
@@ -95,15 +95,16 @@ def test_a_task_webhook_url_hears_that_task_end(
     with api_server.client() as client:
         made = client.post("/tasks", json={"url": api_server.image_url(seed=7), "webhook_url": url})
         assert made.status_code == 201, made.text
-        task = made.json()
-        assert task["webhook"]["task_id"] == task["id"]
+        task = made.json()["data"]
+        # The webhook is the native API's object: it names the task by its UUID.
+        assert task["webhook"]["task_id"] == native_id(task["id"])
         receiver.secret = task["webhook"]["secret"]
-        assert client.get(f"/tasks/{task['id']}").json()["webhook"] is None  # shown once
+        assert client.get(f"/tasks/{task['id']}").json()["data"]["webhook"] is None  # shown once
 
         receiver.wait_for(lambda r: len(r.accepted) >= 1)
         [message] = _first_accepted(receiver.accepted)
         assert message.type == "task.completed"
-        assert message.data["task_id"] == task["id"]
+        assert message.data["task_id"] == native_id(task["id"])
 
 
 def test_webhook_errors(api_server: ApiServer, blocked_http_server: LocalHTTPServer) -> None:

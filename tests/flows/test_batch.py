@@ -32,7 +32,16 @@ from flows.batch import (
 from flows.ingest import ingest
 from flows.run_states import result_of
 from models.db import make_engine, new_session
-from models.tables import Asset, AssetStatus, Blob, File, IngestJob, JobStatus, Project
+from models.tables import (
+    Asset,
+    AssetStatus,
+    Blob,
+    DropFolder,
+    File,
+    IngestJob,
+    JobStatus,
+    Project,
+)
 from tests.fixtures.http_server import LocalHTTPServer, Route, ServeFile, Status, Together
 from tests.fixtures.prefect_server import PrefectServer
 from tests.fixtures.seaweed import S3Server
@@ -204,6 +213,11 @@ def test_an_s3_drop_folder_is_ingested_and_a_second_run_skips_it_all(
         ("drop/sub/c.txt", AssetStatus.READY),
     ]
     assert {row.asset_id for row in again.rows} == {row.asset_id for row in first.rows}
+    # The folder is recorded once, and every asset that came through it names it.
+    folders = session.execute(select(DropFolder.id, DropFolder.location)).all()
+    assert [location for _, location in folders] == [folder]
+    stamped = session.execute(select(Asset.drop_folder_id)).scalars().all()
+    assert stamped == [folders[0][0]] * 3
 
 
 # The 200-item batch: 25 task runs of 8 items, 8 task runs in flight.
