@@ -109,7 +109,7 @@ def ensure_drop_folder(*, session: Session, location: str) -> DropFolder:
     if folder is not None:
         return folder
     session.execute(
-        _insert_ignoring_conflicts(session, DropFolder).values(
+        insert_ignoring_conflicts(session, DropFolder).values(
             id=uuid.uuid4(), location=location, created_at=utcnow()
         )
     )

@@ -1,7 +1,7 @@
 """product parents, drop folders, owners, client data
 
 Revision ID: 830358309456
-Revises: 13e1a18705b2
+Revises: a8b3c5d7e9f1
 Create Date: 2026-12-01 20:37:23.235757
 
 Existing assets get no parent, no drop folder, no owner, no data and no AI tags.
