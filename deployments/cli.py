@@ -209,10 +209,10 @@ def store_session() -> Iterator[Session]:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import DBAPIError
 
-    from core.settings import Settings
+    from core.environment import database_url
     from models.db import make_engine, new_session
 
-    url = Settings().database_url
+    url = database_url()
     engine = make_engine(url)
     try:
         with new_session(engine) as session:
