@@ -46,7 +46,11 @@ TARGET_S = 1.0
 CHECKOUT = Path(__file__).resolve().parents[1]
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 # What a driver adds to the floor: the dialect SQLAlchemy loads for the URL, and the driver.
-DIALECTS = {"sqlite": "sqlalchemy.dialects.sqlite, sqlite3", "postgresql": "psycopg"}
+DIALECTS = {
+    "sqlite": "sqlalchemy.dialects.sqlite, sqlite3",
+    "postgresql": "sqlalchemy.dialects.postgresql.psycopg, psycopg",
+}
+FREEZE = "import gc; gc.freeze()"
 
 
 def _time(command: list[str], env: dict[str, str]) -> tuple[list[float], list[float]]:
@@ -121,10 +125,11 @@ def _commands(database_url: str) -> dict[str, list[str]]:
         "similar": [assetflow, "similar", str(asset_id)],
         "keys list": [assetflow, "keys", "list"],
         "(python)": [python, "-c", "pass"],
-        # What every command that reads the store imports before it does anything.
-        "(imports)": [python, "-c", f"import typer, sqlmodel, {dialect}"],
+        # What every command that reads the store imports before it does anything (and,
+        # as the console script does, without the last collection at exit).
+        "(imports)": [python, "-c", f"import typer, sqlmodel, {dialect}; {FREEZE}"],
         # What a read path on SQLAlchemy Core alone (no ORM, SQLModel or pydantic) would.
-        "(core)": [python, "-c", f"import typer, sqlalchemy, {dialect}"],
+        "(core)": [python, "-c", f"import typer, sqlalchemy, {dialect}; {FREEZE}"],
     }
     if (uv := shutil.which("uv")) is not None:
         commands["uv run ls"] = [uv, "run", "--frozen", "--quiet", "assetflow", "ls"]
