@@ -45,6 +45,7 @@ import psycopg
 from sqlalchemy import Engine, Executable, text
 from sqlmodel import select
 
+from core.phash import PHASH_MAX_DISTANCE
 from core.requests import AssetRequest
 from models import graph
 from models.db import make_engine, new_session
@@ -59,7 +60,6 @@ from models.similarity import (
 )
 from models.tables import ORIGINAL, Asset, AssetStatus, JobKind, size_format
 from storage.stored import StoredObject
-from tasks.images.hashes import PHASH_MAX_DISTANCE
 from tests.fixtures.synthetic import load_images, random_hashes
 
 SIZES = (0, 10_000, 100_000, 1_000_000)

@@ -22,6 +22,10 @@ from core.errors import StorageUnavailable
 
 T = TypeVar("T")
 
+# Seconds a lost database or S3 connection is retried before the work fails
+# (``Settings.outage_window_s``): a PostgreSQL or S3 restart takes seconds.
+DEFAULT_WINDOW_S = 60.0
+
 # PostgreSQL restarts in about 5 s and SeaweedFS in a few more: waits from 0.25 s
 # doubling to 2 s notice the service back about a second after its return
 # (bench/bench_faults.py), one reconnect a second or two per worker thread

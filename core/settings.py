@@ -11,6 +11,9 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.environment import DEFAULT_DATABASE_URL, ENV_FILE, ENV_PREFIX
+from core.outage import DEFAULT_WINDOW_S
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 GIB = 1024**3
@@ -40,7 +43,7 @@ DEFAULT_YTDLP_EXTRACTORS = (
 class Settings(BaseSettings):
     """Validated configuration; build it once per process or flow run and pass it down."""
 
-    model_config = SettingsConfigDict(env_prefix="ASSETFLOW_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=ENV_FILE, extra="ignore")
 
     # Object store: file:///abs/path (or file://./relative) or s3://bucket[/prefix].
     storage_url: str = "file://./data/objects"
@@ -51,12 +54,11 @@ class Settings(BaseSettings):
     s3_secure: bool = True
 
     # Asset store: a SQLAlchemy URL (sqlite:///... or postgresql+psycopg://...).
-    database_url: str = "sqlite:///./data/assetflow.db"
+    database_url: str = DEFAULT_DATABASE_URL
 
-    # Faults (core/outage.py, flows/lease.py, models/gc.py). A lost database or S3
-    # connection is retried for this long before the item fails: a PostgreSQL or
-    # S3 restart takes seconds.
-    outage_window_s: float = Field(default=60.0, ge=0.0)
+    # Faults (core/outage.py, flows/lease.py, models/gc.py): how long a lost database
+    # or S3 connection is retried before the item fails.
+    outage_window_s: float = Field(default=DEFAULT_WINDOW_S, ge=0.0)
     # A processing asset's lease: its run renews it every third of this; once it
     # has run out (the worker died), the next run of the asset takes it over.
     # Longer than the outage window, so an item riding out an outage keeps it.

@@ -10,13 +10,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from core.environment import database_url
 from core.logs import get_logger
-from core.settings import Settings
 from models.db import make_engine, new_session
 from models.tables import IngestJob, JobStatus
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 logger = get_logger("job_status")
 
@@ -58,7 +62,7 @@ class JobView:
 
 def get_job(job_id: uuid.UUID, *, settings: Settings | None = None) -> JobView:
     """Read a job; a job whose flow run died without ending it is failed first."""
-    engine = make_engine((settings or Settings()).database_url)
+    engine = make_engine(database_url() if settings is None else settings.database_url)
     try:
         return read_job(engine, job_id)
     finally:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import URL, make_url
@@ -22,8 +22,11 @@ from sqlmodel import Session, create_engine
 
 from core.errors import DatabaseUnavailable
 from core.logs import get_logger
-from core.outage import OutageWindow
-from core.settings import Settings
+from core.outage import DEFAULT_WINDOW_S, OutageWindow
+from core.phash import hamming
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 T = TypeVar("T")
 
@@ -35,20 +38,14 @@ SQLITE_BUSY_TIMEOUT_S = 30
 # Seconds a PostgreSQL connect may take: a server that is down refuses at once,
 # one that is unreachable must not hold an attempt past the outage window.
 PG_CONNECT_TIMEOUT_S = 5
-DEFAULT_OUTAGE_WINDOW_S = Settings.model_fields["outage_window_s"].default
 # The engine's execution option that carries its outage window.
 _WINDOW_OPTION = "assetflow_outage_window_s"
 # SQLite has no popcount: connections get this function, the number of bits two
 # 64-bit integers differ in, for the similarity search (models/similarity.py).
 SQLITE_HAMMING_FUNCTION = "assetflow_hamming"
-_MASK64 = (1 << 64) - 1
 
 
-def _hamming(a: int, b: int) -> int:
-    return ((a ^ b) & _MASK64).bit_count()
-
-
-def make_engine(database_url: str, *, outage_window_s: float = DEFAULT_OUTAGE_WINDOW_S) -> Engine:
+def make_engine(database_url: str, *, outage_window_s: float = DEFAULT_WINDOW_S) -> Engine:
     """Create an engine for the URL; on SQLite, enforce foreign keys and use WAL.
 
     ``transact`` on the engine rides out a database outage for ``outage_window_s``.
@@ -72,7 +69,7 @@ def make_engine(database_url: str, *, outage_window_s: float = DEFAULT_OUTAGE_WI
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.create_function(SQLITE_HAMMING_FUNCTION, 2, _hamming, deterministic=True)
+        dbapi_connection.create_function(SQLITE_HAMMING_FUNCTION, 2, hamming, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -142,7 +139,7 @@ def transact(engine: Engine, work: Callable[[Session], T], *, describe: str) -> 
 
 def outage_window_of(engine: Engine) -> float:
     """Return the seconds ``transact`` rides out an outage on this engine."""
-    window = engine.get_execution_options().get(_WINDOW_OPTION, DEFAULT_OUTAGE_WINDOW_S)
+    window = engine.get_execution_options().get(_WINDOW_OPTION, DEFAULT_WINDOW_S)
     return float(window)
 
 

@@ -41,9 +41,9 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import NullType, TypeDecorator
 from sqlmodel import Session, col, delete, select
 
+from core.phash import PHASH_MAX_DISTANCE, from_int64, to_int64
 from models.db import SQLITE_HAMMING_FUNCTION
 from models.tables import AssetLink, ImageHash
-from tasks.images.hashes import PHASH_MAX_DISTANCE, from_int64, to_int64
 
 NEAR_DUPLICATE = "near_duplicate"
 BANDS = 4

@@ -24,12 +24,12 @@ from api.errors import ApiError, ErrorBody
 from api.keys import Scope
 from api.uploads import multipart_body, receive_file
 from core.errors import PermanentError
+from core.phash import PHASH_MAX_DISTANCE
 from models.db import new_session
 from models.fingerprints import SqlFingerprintIndex
 from models.similarity import similar_to_asset
 from models.tables import Asset, AssetStatus
 from tasks.audio.matching import Match, match_clip
-from tasks.images.hashes import PHASH_MAX_DISTANCE
 
 router = APIRouter(tags=["search"])
 

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from tasks.images.hashes import (
-    PHASH_MAX_DISTANCE,
-    PerceptualHashes,
-    from_int64,
-    hamming,
-    is_near_duplicate,
-    perceptual_hashes,
-    to_int64,
-)
+from core.phash import PHASH_MAX_DISTANCE, from_int64, hamming, is_near_duplicate, to_int64
+from tasks.images.hashes import PerceptualHashes, perceptual_hashes
 from tasks.images.limits import DEFAULT_MAX_PIXELS
 from tasks.images.placeholder import blurhash_of
 from tasks.images.probe import ImageProbe, probe_image

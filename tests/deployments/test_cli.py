@@ -16,8 +16,9 @@ from models.db import make_engine
 from tests.fixtures.recorded import record_ready_asset
 from tests.fixtures.synthetic import load_images
 
-# What the read commands must not load: seconds of start-up for nothing.
-HEAVY = ("prefect", "yt_dlp", "dask", "numpy", "PIL")
+# What the read commands must not load: seconds of start-up for nothing. The
+# settings object (pydantic-settings) too: they need only the database URL.
+HEAVY = ("prefect", "yt_dlp", "dask", "numpy", "PIL", "imagehash", "pydantic_settings")
 
 
 def _modules_loaded_by(args: list[str], database_url: str) -> set[str]:
@@ -41,7 +42,17 @@ def _modules_loaded_by(args: list[str], database_url: str) -> set[str]:
     return set(json.loads(done.stdout.splitlines()[-1]))
 
 
-@pytest.mark.parametrize("command", [["ls"], ["show", "{asset}"], ["job", "{job}"], ["--help"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ls"],
+        ["show", "{asset}"],
+        ["job", "{job}"],
+        ["similar", "{asset}"],
+        ["keys", "list"],
+        ["--help"],
+    ],
+)
 def test_a_read_command_loads_neither_prefect_nor_the_media_libraries(
     sqlite_url: str, command: list[str]
 ) -> None:

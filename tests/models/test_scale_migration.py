@@ -11,10 +11,10 @@ import psycopg
 import pytest
 from sqlalchemy import JSON, BigInteger, DateTime, Uuid, column, insert, table, text
 
+from core.phash import to_int64
 from models.db import make_engine, new_session
 from models.migrate import upgrade_database
 from models.similarity import find_similar, phash_bands
-from tasks.images.hashes import to_int64
 
 BEFORE = "c7e2a91d4b30"
 # The tables as they were at BEFORE, as far as this test writes them.

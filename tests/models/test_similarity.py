@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine
 
+from core.phash import PHASH_MAX_DISTANCE
 from models.db import new_session
 from models.similarity import (
     SEARCH_MAX_DISTANCE,
@@ -16,7 +17,6 @@ from models.similarity import (
     phash_bands,
     similar_statement,
 )
-from tasks.images.hashes import PHASH_MAX_DISTANCE
 from tests.fixtures.synthetic import Library, query_plan
 
 
