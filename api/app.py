@@ -29,6 +29,7 @@ from api.routes import (
     projects,
     search,
     tasks,
+    uploads,
     webhooks,
 )
 from api.runner import EmbeddedRunner, IngestRunner, PrefectRunner
@@ -88,7 +89,18 @@ def create_app(
         },
     )
     install_error_handlers(app)
-    for module in (health, files, content, tasks, projects, assets, events, webhooks, search):
+    for module in (
+        health,
+        files,
+        content,
+        tasks,
+        projects,
+        uploads,
+        assets,
+        events,
+        webhooks,
+        search,
+    ):
         app.include_router(module.router)
     return app
 
