@@ -314,8 +314,7 @@ def test_an_upload_over_the_limit_is_413_and_leaves_nothing_behind(
 ) -> None:
     headers = _key(upload_server, Scope.ASSETS)
     head = (
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="source"; filename="big.bin"'
-        "\r\n\r\n"
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="source"; filename="big.bin"\r\n\r\n'
     ).encode()
 
     def body() -> Iterator[bytes]:
