@@ -32,6 +32,7 @@ from api.routes import (
     projects,
     search,
     tasks,
+    uploads,
     v2,
     webhooks,
 )
@@ -95,7 +96,7 @@ def create_app(
         },
     )
     install_error_handlers(app)
-    routers = (health, files, content, tasks, projects, assets, byhand, collections)
+    routers = (health, files, content, tasks, projects, uploads, assets, byhand, collections)
     for module in (*routers, events, webhooks, search):
         app.include_router(module.router)
     # The compatibility families: other services' contracts, each its own shape.
