@@ -111,7 +111,8 @@ def _start(client: httpx.Client, size: int, **fields: Any) -> httpx.Response:
 def _wait_for_task(client: httpx.Client, task_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + TASK_TIMEOUT_S
     while True:
-        task = client.get(f"/tasks/{task_id}").json()
+        # /tasks answers in its envelope: the task itself is under "data".
+        task = client.get(f"/tasks/{task_id}").json()["data"]
         if task["status"] in ("completed", "failed") or time.monotonic() > deadline:
             return task
         time.sleep(0.1)  # polling is what an HTTP client has
