@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,13 +27,13 @@ from prefect import get_client
 
 from deployments.crash_detection import AUTOMATION_NAME
 from deployments.serve import INGEST_DEPLOYMENT
+from tests.deployments.conftest import ASSETFLOW
 from tests.fixtures.audio_media import noisy_clip, structured_audio
 from tests.fixtures.http_server import LocalHTTPServer, ServeFile, Status
 from tests.fixtures.images import save_jpeg, scene
 from tests.fixtures.ports import free_port
 from tests.fixtures.prefect_server import PrefectServer
 
-ASSETFLOW = Path(sys.executable).with_name("assetflow")
 CHECKOUT = Path(__file__).resolve().parents[2]
 ASSET_ROW = {
     "project", "id", "identifier", "status", "kind", "content_type", "title", "description",
