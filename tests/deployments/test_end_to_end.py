@@ -9,6 +9,7 @@ import contextvars
 import hashlib
 import io
 import json
+import re
 import signal
 import subprocess
 import threading
@@ -358,8 +359,17 @@ def test_a_killed_flow_process_fails_its_job_through_the_crash_hook(
     assert (asset.status, asset.error) == (AssetStatus.FAILED, job.error)
 
 
-def test_a_killed_batch_process_fails_its_items_jobs_through_the_crash_hook(
-    service: Service, session: Session, http_server: LocalHTTPServer, tmp_path: Path
+@pytest.mark.parametrize(
+    ("stop", "said"),
+    [("kill", r"flow run crashed: .*status code: -9"), ("cancel", r"flow run cancelled")],
+)
+def test_a_batch_stopped_mid_item_fails_the_items_job_through_its_own_hook(
+    stop: str,
+    said: str,
+    service: Service,
+    session: Session,
+    http_server: LocalHTTPServer,
+    tmp_path: Path,
 ) -> None:
     stalled = f"/{uuid.uuid4().hex}/stall.bin"
     manifest = tmp_path / "manifest.csv"
@@ -368,7 +378,7 @@ def test_a_killed_batch_process_fails_its_items_jobs_through_the_crash_hook(
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name("batch-ingest/batch-ingest")
         run = client.create_flow_run_from_deployment(
-            deployment.id, parameters={"manifest": manifest_url, "project": "crashed-batch"}
+            deployment.id, parameters={"manifest": manifest_url, "project": f"{stop}-batch"}
         )
 
     def blocked_item() -> IngestJob | None:
@@ -381,21 +391,24 @@ def test_a_killed_batch_process_fails_its_items_jobs_through_the_crash_hook(
 
     item = wait_until(blocked_item, timeout_s=RUN_TIMEOUT_S, what="the item to block on its source")
     assert isinstance(item, IngestJob)
-    process = wait_until(
-        lambda: _flow_run_process(service, run.id), timeout_s=10, what="the batch's process"
-    )
-    assert isinstance(process, psutil.Process)
-
-    process.send_signal(signal.SIGKILL)
+    if stop == "kill":
+        process = wait_until(
+            lambda: _flow_run_process(service, run.id), timeout_s=10, what="the batch's process"
+        )
+        assert isinstance(process, psutil.Process)
+        process.send_signal(signal.SIGKILL)
+    else:
+        with get_client(sync_client=True) as client:  # the UI's "Cancel"
+            client.set_flow_run_state(run.id, Cancelling())
 
     # The row itself, not get_job, which would reconcile from Prefect's Crashed state.
     job = wait_until(
         lambda: (row := _job_row(session, item.id)).status == JobStatus.FAILED and row,
         timeout_s=RUN_TIMEOUT_S,
-        what="the batch's crash hook to fail the item's job",
+        what=f"the batch's {stop} hook to fail the item's job",
     )
     assert isinstance(job, IngestJob) and job.error is not None
-    assert job.error.startswith("flow run crashed: ") and "status code: -9" in job.error, job.error
+    assert re.match(said, job.error, re.DOTALL), job.error
     _wait_for_log(run.id, f"failed job(s) {item.id}")  # the hook's own word
     asset = session.get_one(Asset, job.asset_id)
     session.refresh(asset)
@@ -444,34 +457,24 @@ def test_the_scheduled_reconcile_run_fails_a_job_whose_run_died_unseen(
     _wait_for_log(scheduled.id, str(job.id))  # the reconcile run's word
 
 
-def test_submit_on_the_command_line_waits_and_exits_by_how_the_job_ended(
+def test_submit_on_the_command_line_waits_and_exits_1_when_the_job_failed(
     service: Service, http_server: LocalHTTPServer, tmp_path: Path
 ) -> None:
-    done = http_server.route(
-        f"/{uuid.uuid4().hex}/agenda.txt", ServeFile(_document(tmp_path, b"agenda\n" * 50))
-    )
     gone = http_server.route(f"/{uuid.uuid4().hex}/gone.txt", Status(404))
 
-    def submit(url: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(ASSETFLOW), "submit", url, "--project", "cli", "--wait"],
-            cwd=tmp_path,
-            env=service.env,
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT_S * 2,
-        )
+    failed = subprocess.run(
+        [str(ASSETFLOW), "submit", gone, "--project", "cli", "--wait"],
+        cwd=tmp_path,
+        env=service.env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S * 2,
+    )
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        completed, failed = pool.map(submit, [done, gone])
-
-    assert completed.returncode == 0, completed.stderr
-    job = json.loads(completed.stdout)
-    assert (job["status"], job["progress"], job["error"]) == ("completed", 100, None)
-    assert get_job(uuid.UUID(job["id"])).asset_id == uuid.UUID(job["asset_id"])
     assert failed.returncode == 1, failed.stderr
-    refused = json.loads(failed.stdout)
-    assert refused["status"] == "failed" and f"{gone} answered 404" in refused["error"]
+    job = json.loads(failed.stdout)
+    assert job["status"] == "failed" and f"{gone} answered 404" in job["error"], job
+    assert job["flow_run_id"] is not None and get_job(uuid.UUID(job["id"])).error == job["error"]
 
 
 def test_a_killed_service_fails_the_job_and_a_rerun_completes_it(
