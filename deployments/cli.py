@@ -207,25 +207,15 @@ def show_graph(asset_id: uuid.UUID, *, as_json: bool) -> None:
 @contextmanager
 def store_session() -> Iterator[Session]:
     """Open a session on the configured asset store; close it and its engine after."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import DBAPIError
-
     from core.environment import database_url
+    from deployments.cli_errors import store_errors
     from models.db import make_engine, new_session
 
     url = database_url()
     engine = make_engine(url)
     try:
-        with new_session(engine) as session:
+        with store_errors(url), new_session(engine) as session:
             yield session
-    except DBAPIError as exc:
-        shown = make_url(url).render_as_string(hide_password=True)
-        typer.echo(
-            f"error: cannot read the asset store at {shown}: {exc.orig}; "
-            "is it up, and migrated ('assetflow db upgrade')?",
-            err=True,
-        )
-        raise typer.Exit(code=2) from exc
     finally:
         engine.dispose()
 

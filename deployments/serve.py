@@ -32,7 +32,9 @@ from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.exceptions import ObjectNotFound
 from prefect.schedules import Cron, Interval, Schedule
+from prefect.settings import PREFECT_API_URL
 
+from core.errors import PermanentError
 from core.settings import Settings
 from deployments.crash_detection import HEARTBEAT_S, ensure_crash_detection
 from flows.derive_video import ensure_transcode_limit
@@ -148,6 +150,21 @@ def runner_deployments(settings: Settings) -> list[RunnerDeployment]:
     ]
 
 
+def configured_api_url() -> str:
+    """Return the Prefect API URL; raise PermanentError when none is set.
+
+    Without one, Prefect starts a temporary server that ends with this process,
+    and its deployments with it: nothing would ever run what is submitted.
+    """
+    url = PREFECT_API_URL.value()
+    if not url:
+        raise PermanentError(
+            "no Prefect server is configured: set PREFECT_API_URL to one that outlives this "
+            "command (e.g. 'prefect server start'), or run a source here with 'assetflow ingest'"
+        )
+    return str(url)
+
+
 def prepare_server(settings: Settings) -> None:
     """Migrate the asset store; install crash detection and the transcode limit on the server."""
     upgrade_database(settings.database_url)
@@ -177,6 +194,7 @@ def ensure_work_pool(client: SyncPrefectClient, name: str) -> None:
 
 def deploy_to_pool(settings: Settings) -> list[uuid.UUID]:
     """Apply every deployment to the work pool, run from this checkout; return their ids."""
+    configured_api_url()
     prepare_server(settings)
     with get_client(sync_client=True) as client:
         ensure_work_pool(client, settings.work_pool)

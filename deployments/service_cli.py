@@ -25,9 +25,11 @@ def serve_command(
 ) -> None:
     """Serve the deployments from this process (one machine; no work pool needed)."""
     from core.settings import Settings
+    from deployments.cli_errors import service_errors
     from deployments.serve import serve
 
-    serve(Settings(), limit=limit)
+    with service_errors():
+        serve(Settings(), limit=limit)
 
 
 def deploy(
@@ -35,10 +37,12 @@ def deploy(
 ) -> None:
     """Apply the deployments to the work pool, for `prefect worker start --pool assetflow`."""
     from core.settings import Settings
+    from deployments.cli_errors import service_errors
     from deployments.serve import deploy_to_pool
 
     settings = Settings()
-    ids = deploy_to_pool(settings)
+    with service_errors():
+        ids = deploy_to_pool(settings)
     typer.echo(f"{len(ids)} deployments on work pool {settings.work_pool!r}")
     if hint:
         typer.echo(f"start a worker with:  uv run prefect worker start --pool {settings.work_pool}")
@@ -51,16 +55,28 @@ def submit(
     wait: Annotated[bool, typer.Option(help="Wait for the job to end")] = False,
 ) -> None:
     """Submit a source to the ingest-asset deployment and print its job as JSON."""
+    from deployments.cli_errors import service_errors
     from deployments.submit import submit_ingest
 
-    _print(submit_ingest(request, idempotency_key=key, wait=wait))
+    with service_errors():
+        view = submit_ingest(request, idempotency_key=key, wait=wait)
+    _print(view)
 
 
 def job(job_id: Annotated[uuid.UUID, typer.Argument(help="The job's id")]) -> None:
     """Print a job as JSON: status, progress, asset id, error, flow run id."""
+    from sqlalchemy.exc import NoResultFound
+
+    from core.settings import Settings
+    from deployments.cli_errors import fail, store_errors
     from deployments.job_status import get_job
 
-    _print(get_job(job_id))
+    with store_errors(Settings().database_url):
+        try:
+            view = get_job(job_id)
+        except NoResultFound as exc:
+            fail(f"no job {job_id}", code=1, cause=exc)
+    _print(view)
 
 
 def _print(view: JobView) -> None:

@@ -26,14 +26,13 @@ from prefect import get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
-from prefect.settings import PREFECT_API_URL
 from sqlalchemy import Engine
 
 from core.errors import PermanentError, TransientError
 from core.requests import AssetRequest
 from core.settings import Settings
 from deployments.job_status import JobView, read_job
-from deployments.serve import INGEST_DEPLOYMENT
+from deployments.serve import INGEST_DEPLOYMENT, configured_api_url
 from flows.jobs import create_ingest_job
 from models import graph
 from models.db import make_engine, new_session
@@ -86,7 +85,7 @@ def start_ingest_run(
         job = session.get_one(IngestJob, job_id)
     if job.flow_run_id is not None:
         return job
-    api_url = PREFECT_API_URL.value()
+    api_url = configured_api_url()
     try:
         # A coroutine only when called from async code.
         flow_run = cast(
@@ -106,7 +105,9 @@ def start_ingest_run(
             "start one with 'assetflow serve' or 'assetflow deploy'"
         ) from exc
     except httpx.HTTPError as exc:
-        raise TransientError(f"the Prefect API at {api_url} failed: {exc}") from exc
+        raise TransientError(
+            f"the Prefect API at {api_url} failed: {exc}; is the server up?"
+        ) from exc
     with new_session(engine) as session:
         row = session.get_one(IngestJob, job.id)
         # Only the run id: the run itself may already have moved the job on.

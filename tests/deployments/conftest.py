@@ -38,6 +38,8 @@ POLL_S = 0.25
 # Crash detection in the service: runs silent this long are marked Crashed
 # (heartbeats come every 30 s, Prefect's minimum).
 CRASH_AFTER_SILENT_S = 40.0
+# The ``assetflow`` command of this environment, as a user runs it.
+ASSETFLOW = Path(sys.executable).with_name("assetflow")
 
 T = TypeVar("T")
 

@@ -15,21 +15,25 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prefect import get_client
 
+from deployments.crash_detection import AUTOMATION_NAME
+from deployments.serve import INGEST_DEPLOYMENT
+from tests.deployments.conftest import ASSETFLOW
 from tests.fixtures.audio_media import noisy_clip, structured_audio
 from tests.fixtures.http_server import LocalHTTPServer, ServeFile, Status
 from tests.fixtures.images import save_jpeg, scene
+from tests.fixtures.ports import free_port
 from tests.fixtures.prefect_server import PrefectServer
 
-ASSETFLOW = Path(sys.executable).with_name("assetflow")
 CHECKOUT = Path(__file__).resolve().parents[2]
 ASSET_ROW = {
     "project", "id", "identifier", "status", "kind", "content_type", "title", "description",
@@ -50,12 +54,14 @@ class Workspace:
     env: dict[str, str]
     ids: dict[str, str] = field(default_factory=dict)
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run ``assetflow ARGS`` there and return how it ended."""
+    def run(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``assetflow ARGS`` there (in ``env``, else the workspace's); return how it ended."""
         return subprocess.run(
             [str(ASSETFLOW), *args],
             cwd=self.cwd,
-            env=self.env,
+            env=self.env if env is None else env,
             capture_output=True,
             text=True,
             timeout=300,
@@ -196,3 +202,104 @@ def test_match_finds_the_track_a_clip_was_cut_from(
     assert matches[0]["offset_s"] == pytest.approx(9.0, abs=1.0)
     assert (nothing.returncode, nothing.stdout) == (1, "no match\n")
     assert (unlike.returncode, unlike.stdout) == (0, "no similar images\n")  # not an image
+
+
+def test_submit_and_deploy_without_a_prefect_server_say_so_in_one_sentence(
+    workspace: Workspace,
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
+    unreachable = {**workspace.env, "PREFECT_API_URL": closed, "PREFECT_CLIENT_MAX_RETRIES": "0"}
+    unset = {name: value for name, value in workspace.env.items() if name != "PREFECT_API_URL"}
+
+    commands = {"submit": ("submit", "https://example.com/a.jpg"), "deploy": ("deploy",)}
+
+    # At once: each loads Prefect, seconds of CPU on a 2-core machine.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ended = {
+            (where, command): pool.submit(workspace.run, *args, env=env)
+            for where, env in (("unreachable", unreachable), ("unset", unset))
+            for command, args in commands.items()
+        }
+
+    for (where, command), running in ended.items():
+        done = running.result()
+        assert "Traceback" not in done.stderr, (where, command, done.stderr)
+        last = done.stderr.splitlines()[-1]
+        if where == "unreachable":
+            assert done.returncode == 2, (command, done)
+            assert last.startswith(f"error: the Prefect API at {closed} failed: "), last
+            assert last.endswith("is the server up?"), last
+        else:  # a temporary server would keep no deployment: refused before it starts
+            assert done.returncode == 1, (command, done)
+            assert last.startswith("error: no Prefect server is configured: set PREFECT_API_URL"), (
+                last
+            )
+        assert done.stdout == ""
+
+
+def test_job_of_an_unknown_id_says_so(workspace: Workspace) -> None:
+    unknown = str(uuid.uuid4())
+
+    done = workspace.run("job", unknown)
+
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", f"error: no job {unknown}\n")
+
+
+def _automations() -> list[Any]:
+    with get_client(sync_client=True) as client:
+        return client.read_automations_by_name(AUTOMATION_NAME)
+
+
+def test_deploy_applies_the_deployments_and_a_second_deploy_updates_crash_detection(
+    workspace: Workspace, prefect_server: None
+) -> None:
+    pool = f"pool-{uuid.uuid4().hex[:8]}"
+    env = {**workspace.env, "ASSETFLOW_WORK_POOL": pool}
+
+    first = workspace.run("deploy", env=env | {"ASSETFLOW_CRASH_AFTER_SILENT_S": "300"})
+    created = _automations()
+    again = workspace.run(
+        "deploy", "--no-hint", env=env | {"ASSETFLOW_CRASH_AFTER_SILENT_S": "600"}
+    )
+    updated = _automations()
+
+    assert first.returncode == 0, first.stderr
+    # Prefect's table of what was applied, then ours.
+    assert first.stdout.endswith(
+        f"6 deployments on work pool {pool!r}\n"
+        f"start a worker with:  uv run prefect worker start --pool {pool}\n"
+    ), first.stdout
+    assert "ingest-asset/ingest-asset" in first.stdout
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.endswith(f"\n6 deployments on work pool {pool!r}\n")  # --no-hint
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name(INGEST_DEPLOYMENT)
+    assert deployment.work_pool_name == pool
+    # One automation, changed in place: not a second one beside the first.
+    assert [a.id for a in updated] == [a.id for a in created] and len(created) == 1
+    assert created[0].trigger.within.total_seconds() == 300
+    assert updated[0].trigger.within.total_seconds() == 600
+
+
+def test_submit_prints_the_job_and_a_resubmit_with_its_key_is_the_same_job(
+    workspace: Workspace, prefect_server: None
+) -> None:
+    key = f"cms-{uuid.uuid4().hex}"
+    source = "https://example.com/reports/q3.pdf?X-Amz-Signature=s3cr3t"
+
+    first = workspace.json("submit", source, "--project", "queued", "--key", key)
+    again = workspace.json("submit", source, "--project", "queued", "--key", key)
+    polled = workspace.json("job", first["id"])
+
+    assert set(first) == JOB_VIEW
+    assert (first["status"], first["progress"], first["idempotency_key"]) == ("pending", 0, key)
+    assert again == first
+    assert (polled["status"], polled["flow_run_id"]) == ("pending", first["flow_run_id"])
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(uuid.UUID(first["flow_run_id"]))
+        deployment = client.read_deployment(run.deployment_id)  # type: ignore[arg-type]
+        # Nothing serves the deployment here: the run must not wait for a later service.
+        client.delete_flow_run(run.id)
+    assert deployment.name == "ingest-asset"
+    assert run.parameters["job_id"] == first["id"]
+    assert "s3cr3t" not in str(run.parameters)

@@ -8,7 +8,10 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import io
+import json
+import re
 import signal
+import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
@@ -24,12 +27,15 @@ from prefect.client.schemas.filters import (
     DeploymentFilter,
     DeploymentFilterId,
     FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
     LogFilter,
     LogFilterFlowRunId,
 )
 from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.schedules import IntervalSchedule
-from prefect.states import Cancelling, Scheduled
+from prefect.client.schemas.sorting import FlowRunSort
+from prefect.states import Cancelling, Crashed, Scheduled
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -37,10 +43,12 @@ from core.requests import AssetRequest
 from core.settings import Settings
 from deployments.job_status import JobView, get_job
 from deployments.submit import submit_ingest
+from flows.jobs import create_ingest_job
+from models import graph
 from models.db import make_engine, new_session
 from models.tables import Asset, AssetStatus, Blob, File, IngestJob, JobStatus
 from storage.keys import content_key
-from tests.deployments.conftest import CRASH_AFTER_SILENT_S, Service, wait_until
+from tests.deployments.conftest import ASSETFLOW, CRASH_AFTER_SILENT_S, Service, wait_until
 from tests.fixtures.http_server import LocalHTTPServer, ServeFile, Stall, Status
 from tests.fixtures.prefect_server import PrefectServer
 from tests.fixtures.seaweed import S3Server
@@ -349,6 +357,124 @@ def test_a_killed_flow_process_fails_its_job_through_the_crash_hook(
     _wait_for_log(flow_run_id, f"failed job(s) {job_id}")  # the hook's own word
     asset = session.get_one(Asset, job.asset_id)
     assert (asset.status, asset.error) == (AssetStatus.FAILED, job.error)
+
+
+@pytest.mark.parametrize(
+    ("stop", "said"),
+    [("kill", r"flow run crashed: .*status code: -9"), ("cancel", r"flow run cancelled")],
+)
+def test_a_batch_stopped_mid_item_fails_the_items_job_through_its_own_hook(
+    stop: str,
+    said: str,
+    service: Service,
+    session: Session,
+    http_server: LocalHTTPServer,
+    tmp_path: Path,
+) -> None:
+    stalled = f"/{uuid.uuid4().hex}/stall.bin"
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(f"source,identifier\n{http_server.route(stalled, Stall())},stalled\n")
+    manifest_url = http_server.route(f"/{uuid.uuid4().hex}/manifest.csv", ServeFile(manifest))
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name("batch-ingest/batch-ingest")
+        run = client.create_flow_run_from_deployment(
+            deployment.id, parameters={"manifest": manifest_url, "project": f"{stop}-batch"}
+        )
+
+    def blocked_item() -> IngestJob | None:
+        session.expire_all()
+        job = session.execute(
+            select(IngestJob).where(IngestJob.flow_run_id == run.id)
+        ).scalar_one_or_none()
+        blocked = job is not None and job.status == JobStatus.RUNNING
+        return job if blocked and http_server.requests(stalled) else None
+
+    item = wait_until(blocked_item, timeout_s=RUN_TIMEOUT_S, what="the item to block on its source")
+    assert isinstance(item, IngestJob)
+    if stop == "kill":
+        process = wait_until(
+            lambda: _flow_run_process(service, run.id), timeout_s=10, what="the batch's process"
+        )
+        assert isinstance(process, psutil.Process)
+        process.send_signal(signal.SIGKILL)
+    else:
+        with get_client(sync_client=True) as client:  # the UI's "Cancel"
+            client.set_flow_run_state(run.id, Cancelling())
+
+    # The row itself, not get_job, which would reconcile from Prefect's Crashed state.
+    job = wait_until(
+        lambda: (row := _job_row(session, item.id)).status == JobStatus.FAILED and row,
+        timeout_s=RUN_TIMEOUT_S,
+        what=f"the batch's {stop} hook to fail the item's job",
+    )
+    assert isinstance(job, IngestJob) and job.error is not None
+    assert re.match(said, job.error, re.DOTALL), job.error
+    _wait_for_log(run.id, f"failed job(s) {item.id}")  # the hook's own word
+    asset = session.get_one(Asset, job.asset_id)
+    session.refresh(asset)
+    assert (asset.status, asset.error) == (AssetStatus.FAILED, job.error)
+
+
+def test_the_scheduled_reconcile_run_fails_a_job_whose_run_died_unseen(
+    service: Service, session: Session, service_settings: Settings
+) -> None:
+    # A job whose run crashed where no hook could see it (its machine switched off).
+    engine = make_engine(service_settings.database_url)
+    job = create_ingest_job(engine, AssetRequest(source="https://example.com/lost.jpg"))
+    engine.dispose()
+    with get_client(sync_client=True) as client:
+        ingest = client.read_deployment_by_name("ingest-asset/ingest-asset")
+        dead = client.create_flow_run_from_deployment(
+            ingest.id,
+            parameters={"request": job.input, "job_id": str(job.id)},
+            state=Crashed(message="its machine was switched off"),
+        )
+    row = _job_row(session, job.id)
+    graph.update_job(session=session, job=row, status=JobStatus.RUNNING, flow_run_id=dead.id)
+    session.commit()
+    # The deployment's next run on its own 5-minute schedule, brought forward to now.
+    with get_client(sync_client=True) as client:
+        reconcile = client.read_deployment_by_name("reconcile-jobs/reconcile-jobs")
+        [scheduled] = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[reconcile.id])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
+            ),
+            sort=FlowRunSort.EXPECTED_START_TIME_ASC,
+            limit=1,
+        )
+        assert scheduled.auto_scheduled
+        client.set_flow_run_state(
+            scheduled.id, Scheduled(scheduled_time=datetime.now(UTC)), force=True
+        )
+
+    failed = wait_until(
+        lambda: (row := _job_row(session, job.id)).status == JobStatus.FAILED and row,
+        timeout_s=RUN_TIMEOUT_S,
+        what="the reconcile-jobs run to fail the job",
+    )
+    assert failed.error == "flow run crashed: its machine was switched off"  # type: ignore[attr-defined]
+    _wait_for_log(scheduled.id, str(job.id))  # the reconcile run's word
+
+
+def test_submit_on_the_command_line_waits_and_exits_1_when_the_job_failed(
+    service: Service, http_server: LocalHTTPServer, tmp_path: Path
+) -> None:
+    gone = http_server.route(f"/{uuid.uuid4().hex}/gone.txt", Status(404))
+
+    failed = subprocess.run(
+        [str(ASSETFLOW), "submit", gone, "--project", "cli", "--wait"],
+        cwd=tmp_path,
+        env=service.env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S * 2,
+    )
+
+    assert failed.returncode == 1, failed.stderr
+    job = json.loads(failed.stdout)
+    assert job["status"] == "failed" and f"{gone} answered 404" in job["error"], job
+    assert job["flow_run_id"] is not None and get_job(uuid.UUID(job["id"])).error == job["error"]
 
 
 def test_a_killed_service_fails_the_job_and_a_rerun_completes_it(
