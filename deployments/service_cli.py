@@ -67,11 +67,11 @@ def job(job_id: Annotated[uuid.UUID, typer.Argument(help="The job's id")]) -> No
     """Print a job as JSON: status, progress, asset id, error, flow run id."""
     from sqlalchemy.exc import NoResultFound
 
-    from core.settings import Settings
+    from core.environment import database_url
     from deployments.cli_errors import fail, store_errors
     from deployments.job_status import get_job
 
-    with store_errors(Settings().database_url):
+    with store_errors(database_url()):
         try:
             view = get_job(job_id)
         except NoResultFound as exc:
