@@ -164,6 +164,19 @@ class Settings(BaseSettings):
     # Largest body POST /match takes (a clip is matched on its first 2 minutes).
     api_max_clip_bytes: int = Field(default=512 * 1024**2, ge=1)
 
+    # Uploads over HTTP (POST /assets, /assets/{id}/multipart, tus at /uploads/).
+    # The chunk size the chunked phases answer; a long piece is also cut into
+    # parts of this size, so the API holds at most this much of one upload in memory.
+    upload_chunk_bytes: int = Field(default=52_428_800, ge=5 * 1024**2)
+    # Largest upload, direct or in pieces (a direct upload past it answers 413).
+    upload_max_bytes: int = Field(default=20 * GIB, ge=1)
+    # An upload session not finished this long after its last piece is aborted
+    # (its S3 multipart upload or staging file removed) by `assetflow gc`.
+    upload_expiry_s: float = Field(default=24 * 3600.0, gt=0.0)
+    # Per API key: open upload sessions, and the bytes they announce, at once (429 past either).
+    upload_max_sessions_per_key: int = Field(default=20, ge=1)
+    upload_max_open_bytes_per_key: int = Field(default=100 * GIB, ge=1)
+
     # Webhooks (api/webhooks): seconds to wait before each retry of a failed
     # delivery, each stretched or shrunk by up to a fifth at random (jitter);
     # after the last, the delivery is given up. The default is Svix's schedule
