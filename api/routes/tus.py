@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
@@ -53,7 +53,7 @@ Caller = Annotated[ApiKey, Depends(require(Scope.ASSETS))]
 # tus answers a piece whose checksum does not match with this status (the checksum extension).
 CHECKSUM_MISMATCH = 460
 
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "A tus header is missing or malformed"},
     404: {"model": ErrorBody, "description": "No such upload, or another key's"},
     410: {"model": ErrorBody, "description": "The upload expired"},
