@@ -212,10 +212,15 @@ def test_a_terminated_upload_is_gone(api_server: ApiServer) -> None:
         patch = client.patch(
             location, content=b"x", headers={**PIECE, "Upload-Offset": str(6 * MIB)}
         )
+        # A client that can only POST says which method it means.
+        other = _open(client, 10, filename="t2.bin")
+        overridden = client.post(other, headers={**TUS, "X-HTTP-Method-Override": "DELETE"})
+        other_head = client.head(other, headers=TUS)
 
     assert deleted.status_code == 204
     assert head.status_code == 404
     assert patch.status_code == 404
+    assert (overridden.status_code, other_head.status_code) == (204, 404)
 
 
 def test_an_expired_upload_is_refused_with_410(api_server: ApiServer) -> None:
