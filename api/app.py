@@ -31,6 +31,7 @@ from api.routes import (
     search,
     tasks,
     tus,
+    uploads,
     webhooks,
 )
 from api.runner import EmbeddedRunner, IngestRunner, PrefectRunner
@@ -91,7 +92,19 @@ def create_app(
         },
     )
     install_error_handlers(app)
-    for module in (health, files, content, tasks, projects, assets, events, webhooks, search, tus):
+    for module in (
+        health,
+        files,
+        content,
+        tasks,
+        projects,
+        uploads,
+        assets,
+        events,
+        webhooks,
+        search,
+        tus,
+    ):
         app.include_router(module.router)
     app.add_middleware(TusMiddleware)
     if settings.api_cors_origins:

@@ -448,6 +448,7 @@ class WebhookAttempt(SQLModel, table=True):
 class UploadProtocol(StrEnum):
     CHUNKED = "chunked"  # POST /assets upload_phase start, transfer, finish
     TUS = "tus"  # tus 1.0 at /uploads/
+    FORM = "form"  # POST /assets as multipart/form-data: one piece, its size known at the end
 
 
 class UploadStatus(StrEnum):

@@ -111,7 +111,7 @@ class ObjectStore(abc.ABC):
 
     @abc.abstractmethod
     def write_staged_part(
-        self, key: str, upload_id: str | None, *, number: int, offset: int, data: bytes
+        self, key: str, upload_id: str | None, *, number: int, offset: int, data: bytes | bytearray
     ) -> StagedPart:
         """Write part ``number``, the bytes from ``offset`` on, durably; return it as written.
 
@@ -122,7 +122,10 @@ class ObjectStore(abc.ABC):
 
     @abc.abstractmethod
     def complete_staged(self, key: str, upload_id: str | None, parts: Sequence[StagedPart]) -> None:
-        """Join the parts, in order, into the staged object ``key`` (no parts: an empty one)."""
+        """Join the parts (at least one), in order, into the staged object ``key``.
+
+        Completing it again is not an error.
+        """
 
     @abc.abstractmethod
     def abort_staged(self, key: str, upload_id: str | None) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, TypeVar, cast
 
 import urllib3
 from minio import Minio
@@ -251,7 +251,7 @@ class S3Store(ObjectStore):
         )
 
     def write_staged_part(
-        self, key: str, upload_id: str | None, *, number: int, offset: int, data: bytes
+        self, key: str, upload_id: str | None, *, number: int, offset: int, data: bytes | bytearray
     ) -> StagedPart:
         """Upload one part (UploadPart); ``offset`` is the multipart upload's business."""
         upload = _upload_id(upload_id, key)
@@ -260,38 +260,30 @@ class S3Store(ObjectStore):
             lambda: self._call(
                 f"uploading part {number} of",
                 key,
+                # A bytearray goes out as it is (urllib3 takes any buffer): no copy of the part.
                 lambda: self._client._upload_part(
-                    self.bucket, self._full(key), data, None, upload, number
+                    self.bucket, self._full(key), cast(bytes, data), None, upload, number
                 ),
             ),
         )
         return StagedPart(number=number, etag=etag, size=len(data))
 
     def complete_staged(self, key: str, upload_id: str | None, parts: Sequence[StagedPart]) -> None:
-        """Complete the multipart upload; with no parts, abort it and put an empty object."""
+        """Complete the multipart upload; one completed already (NoSuchUpload) stands."""
         upload = _upload_id(upload_id, key)
-        if not parts:
-            self.abort_staged(key, upload)
-            self._riding_out(
-                f"writing the empty {key!r}",
-                lambda: self._call(
-                    "writing",
-                    key,
-                    lambda: self._client.put_object(self.bucket, self._full(key), io.BytesIO(), 0),
-                ),
-            )
-            return
         listed = [Part(part.number, part.etag) for part in parts]
-        self._riding_out(
-            f"completing the upload to {key!r}",
-            lambda: self._call(
-                "completing the upload to",
-                key,
-                lambda: self._client._complete_multipart_upload(
-                    self.bucket, self._full(key), upload, listed
-                ),
-            ),
-        )
+
+        def attempt() -> None:
+            with self._errors("completing the upload to", key):
+                try:
+                    self._client._complete_multipart_upload(
+                        self.bucket, self._full(key), upload, listed
+                    )
+                except S3Error as exc:
+                    if exc.code != "NoSuchUpload" or self._stat(key) is None:
+                        raise
+
+        self._riding_out(f"completing the upload to {key!r}", attempt)
 
     def abort_staged(self, key: str, upload_id: str | None) -> None:
         """Abort the multipart upload (its parts go) and remove a completed staged object."""
@@ -325,6 +317,7 @@ class S3Store(ObjectStore):
                         self.bucket,
                         self._full(key),
                         [ComposeSource(self.bucket, self._full(staged_key))],
+                        metadata={"Content-Type": content_type} if content_type else None,
                     )
             with self._errors("removing the upload", staged_key):
                 self._client.remove_object(self.bucket, self._full(staged_key))
