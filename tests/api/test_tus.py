@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import select
-from starlette.testclient import TestClient
 from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError
 
