@@ -195,15 +195,11 @@ async def create_upload(request: Request, context: Context, caller: Caller) -> R
             protocol=UploadProtocol.TUS,
             tus_metadata=raw_metadata,
         )
-    try:
-        if _has_body(request):
+    if _has_body(request):
+        try:
             upload = await _write_piece(request, context, caller, upload.id, 0)
-        else:
-            # An empty file is whole at once.
-            with _tus_statuses():
-                upload = await _finish_when_whole(context, caller, upload.id)
-    except ClientDisconnect:
-        pass  # the upload exists; the client resumes from HEAD's offset
+        except ClientDisconnect:
+            pass  # the upload exists; the client resumes from HEAD's offset
     location = f"{request.scope.get('root_path', '')}/uploads/{upload.id}"
     return Response(status_code=201, headers={"Location": location, **_progress_headers(upload)})
 
