@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -196,10 +196,9 @@ async def create_upload(request: Request, context: Context, caller: Caller) -> R
             tus_metadata=raw_metadata,
         )
     if _has_body(request):
-        try:
+        # A client gone mid-piece: the upload exists, and it resumes from HEAD's offset.
+        with suppress(ClientDisconnect):
             upload = await _write_piece(request, context, caller, upload.id, 0)
-        except ClientDisconnect:
-            pass  # the upload exists; the client resumes from HEAD's offset
     location = f"{request.scope.get('root_path', '')}/uploads/{upload.id}"
     return Response(status_code=201, headers={"Location": location, **_progress_headers(upload)})
 
