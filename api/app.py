@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 
 from api.context import AppContext
@@ -32,11 +33,13 @@ from api.routes import (
     projects,
     search,
     tasks,
+    tus,
     uploads,
     v2,
     webhooks,
 )
 from api.runner import EmbeddedRunner, IngestRunner, PrefectRunner
+from api.tus import ALLOWED_HEADERS, EXPOSED_HEADERS, TusMiddleware
 from api.webhooks.sender import WebhookSender
 from core.settings import Settings
 from flows.batch import record_drop_folder
@@ -97,11 +100,22 @@ def create_app(
     )
     install_error_handlers(app)
     routers = (health, files, content, tasks, projects, uploads, assets, byhand, collections)
-    for module in (*routers, events, webhooks, search):
+    for module in (*routers, events, webhooks, search, tus):
         app.include_router(module.router)
     # The compatibility families: other services' contracts, each its own shape.
     for module in (v2, products):
         app.include_router(module.router)
+    app.add_middleware(TusMiddleware)
+    if settings.api_cors_origins:
+        # Outermost: a browser's preflight is answered before anything else sees it.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api_cors_origins,
+            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=list(ALLOWED_HEADERS),
+            expose_headers=list(EXPOSED_HEADERS),
+            max_age=3600,
+        )
     return app
 
 

@@ -114,9 +114,9 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("webhook_retry_schedule_s", mode="before")
+    @field_validator("webhook_retry_schedule_s", "api_cors_origins", mode="before")
     @classmethod
-    def _split_schedule(cls, value: object) -> object:
+    def _split_lists(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
@@ -178,6 +178,9 @@ class Settings(BaseSettings):
     # PREFECT_API_URL), how many at once.
     api_sync_timeout_s: float = Field(default=30.0, ge=0.0)
     api_ingest_workers: int = Field(default=2, ge=1)
+    # Web pages on these origins (``https://cms.example.com``) may call the API from a
+    # browser (CORS), tus uploads included; empty: only pages the API serves itself.
+    api_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # GET /files/{id}/content on S3: redirect to a presigned URL (the S3 endpoint
     # must then be reachable by the API's clients), or stream through the API.
     api_s3_redirect: bool = True
