@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -63,6 +64,20 @@ class ApiServer:
         path = self.media_dir / f"{uuid.uuid4().hex}.png"
         scene(48, 32, seed).save(path, format="PNG")
         return self.http_server.route(f"/media/{path.name}", ServeFile(path, "image/png"))
+
+
+# How long a test waits for an ingest it started through the API to end.
+TASK_TIMEOUT_S = 120.0
+
+
+def wait_for_task(client: httpx.Client, task_id: str) -> dict[str, Any]:
+    """Poll ``GET /tasks/{task_id}`` until the task ends (or the timeout); return the task."""
+    deadline = time.monotonic() + TASK_TIMEOUT_S
+    while True:
+        task = client.get(f"/tasks/{task_id}").json()["data"]
+        if task["status"] in ("completed", "failed") or time.monotonic() > deadline:
+            return task
+        time.sleep(0.1)  # polling is what an HTTP client has
 
 
 def native_id(prefixed: str) -> str:

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.api.conftest import ApiServer, native_id
-
-TASK_TIMEOUT_S = 120.0
-
-
-def _wait_for_task(client: httpx.Client, task_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + TASK_TIMEOUT_S
-    while True:
-        task = client.get(f"/tasks/{task_id}").json()["data"]
-        if task["status"] in ("completed", "failed") or time.monotonic() > deadline:
-            return task
-        time.sleep(0.1)  # polling is what an HTTP client has
+from tests.api.conftest import ApiServer, native_id, wait_for_task
 
 
 def _events(client: httpx.Client, **params: Any) -> list[dict[str, Any]]:
@@ -172,7 +160,7 @@ def test_post_files_answers_202_with_the_task_when_the_wait_runs_out(
         task = answer.json()["data"]
         assert (answer.status_code, task["object"]) == (202, "task")
         assert answer.headers["location"] == f"/tasks/{task['id']}"
-        done = _wait_for_task(client, task["id"])
+        done = wait_for_task(client, task["id"])
 
     assert done["status"] == "completed" and done["progress"] == 100
     assert native_id(done["file"]["id"]) == done["asset_id"]
@@ -186,7 +174,7 @@ def test_post_tasks_answers_at_once_and_the_task_ends_with_its_file(
         body = {"kind": "ingest", "url": api_server.image_url(seed=5), "tags": ["press"]}
         created = client.post("/tasks", json=body, headers=headers)
         repeated = client.post("/tasks", json=body, headers=headers)
-        done = _wait_for_task(client, created.json()["data"]["id"])
+        done = wait_for_task(client, created.json()["data"]["id"])
         tagged = client.get("/assets", params={"tag": "press"}).json()["data"]
 
     task = created.json()["data"]
@@ -338,7 +326,7 @@ def test_an_asset_is_updated_then_soft_deleted_with_events(api_server: ApiServer
 
 def test_a_job_left_pending_is_taken_up_when_the_server_starts(api_server: ApiServer) -> None:
     with api_server.client() as client:
-        task = _wait_for_task(client, str(api_server.recovered_job))
+        task = wait_for_task(client, str(api_server.recovered_job))
     assert task["status"] == "completed" and task["file"]["status"] == "ready"
 
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -26,9 +24,8 @@ from api.keys import Scope, create_key
 from core.settings import Settings
 from models.db import make_engine, new_session
 from models.tables import UploadSession
-from tests.api.conftest import ApiServer
+from tests.api.conftest import ApiServer, wait_for_task
 
-TASK_TIMEOUT_S = 120.0
 TUS = {"Tus-Resumable": "1.0.0"}
 PIECE = {**TUS, "Content-Type": "application/offset+octet-stream"}
 MIB = 1024 * 1024
@@ -54,15 +51,6 @@ def _open(client: httpx.Client, length: int, **metadata: str) -> str:
     )
     assert answer.status_code == 201, answer.text
     return answer.headers["Location"]
-
-
-def _wait_for_task(client: httpx.Client, task_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + TASK_TIMEOUT_S
-    while True:
-        task = client.get(f"/tasks/{task_id}").json()
-        if task["status"] in ("completed", "failed") or time.monotonic() > deadline:
-            return task
-        time.sleep(0.1)  # polling is what an HTTP client has
 
 
 def _random_file(path: Path, size: int) -> str:
@@ -109,7 +97,7 @@ def test_tuspy_uploads_in_small_pieces_and_the_asset_ends_ready_with_its_metadat
     task_id = uploader.request.response_headers["assetflow-task-id"]
     with api_server.client() as client:
         head = client.head(uploader.url, headers=TUS)
-        task = _wait_for_task(client, task_id)
+        task = wait_for_task(client, task_id)
         asset = client.get(f"/assets/{task['asset_id']}").json()
 
     assert head.status_code == 200
@@ -138,7 +126,7 @@ def test_creation_with_upload_takes_the_first_piece_and_a_whole_file_starts_its_
                 "Upload-Metadata": _metadata(filename="a.bin"),
             },
         )
-        task = _wait_for_task(client, created.headers["Assetflow-Task-Id"])
+        task = wait_for_task(client, created.headers["Assetflow-Task-Id"])
 
     assert created.status_code == 201
     assert created.headers["Upload-Offset"] == str(len(body))

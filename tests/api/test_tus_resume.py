@@ -21,8 +21,8 @@ from tusclient.exceptions import TusCommunicationError, TusUploadFailed
 
 from models.db import make_engine, new_session
 from models.tables import UploadSession
-from tests.api.conftest import ApiServer
-from tests.api.test_tus import TUS, _wait_for_task
+from tests.api.conftest import ApiServer, wait_for_task
+from tests.api.test_tus import TUS
 from tests.fixtures.cutting_proxy import CuttingProxy
 
 # Only on S3 (SeaweedFS), PostgreSQL beside it.
@@ -85,7 +85,7 @@ def test_a_cut_upload_resumes_from_the_servers_offset_and_the_asset_ends_ready(
         resent = proxy.sent - before
     task_id = second.request.response_headers["assetflow-task-id"]
     with api_server.client() as client:
-        task = _wait_for_task(client, task_id)
+        task = wait_for_task(client, task_id)
         asset = client.get(f"/assets/{task['asset_id']}").json()
         head = client.head(url.replace(proxy.url, api_server.url), headers=TUS)
 

@@ -31,7 +31,7 @@ from deployments.cli import app as cli
 from models.db import make_engine, new_session
 from models.tables import UploadSession
 from storage import content_key, open_store
-from tests.api.conftest import ApiServer, run_api_server, serve_app
+from tests.api.conftest import ApiServer, run_api_server, serve_app, wait_for_task
 from tests.fixtures.av_media import make_video
 from tests.fixtures.http_server import LocalHTTPServer
 
@@ -40,7 +40,6 @@ CHUNK = 10 * MIB
 MAX_BYTES = 40 * MIB
 MAX_SESSIONS = 3
 MAX_OPEN_BYTES = 100 * MIB
-TASK_TIMEOUT_S = 120.0
 WAIT_S = 30.0
 BOUNDARY = "assetflow-test-boundary"
 
@@ -106,16 +105,6 @@ def _start(client: httpx.Client, size: int, **fields: Any) -> httpx.Response:
         "/assets",
         json={"upload_phase": "start", "file_size": size, "filename": "blob.bin", **fields},
     )
-
-
-def _wait_for_task(client: httpx.Client, task_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + TASK_TIMEOUT_S
-    while True:
-        # /tasks answers in its envelope: the task itself is under "data".
-        task = client.get(f"/tasks/{task_id}").json()["data"]
-        if task["status"] in ("completed", "failed") or time.monotonic() > deadline:
-            return task
-        time.sleep(0.1)  # polling is what an HTTP client has
 
 
 class _HalfSentRequest:
@@ -240,7 +229,7 @@ def test_chunked_phases_resume_and_end_in_an_asset_with_the_right_sha256(
             f"/assets/{sid}/multipart", json={"upload_phase": "finish", "sha256": sha256}
         )
         assert finished.status_code == 200, finished.text
-        task = _wait_for_task(client, finished.json()["id"])
+        task = wait_for_task(client, finished.json()["id"])
         assert task["status"] == "completed", task
         asset = client.get(f"/assets/{task['asset_id']}").json()
 
@@ -260,7 +249,7 @@ def test_a_finish_with_the_wrong_sha256_fails_the_task_and_stores_nothing(
         finished = client.post(
             f"/assets/{sid}/multipart", json={"upload_phase": "finish", "sha256": "0" * 64}
         )
-        task = _wait_for_task(client, finished.json()["id"])
+        task = wait_for_task(client, finished.json()["id"])
 
     assert task["status"] == "failed"
     assert f"not {'0' * 64} as the client said" in task["error"]
@@ -299,7 +288,7 @@ def test_a_form_upload_of_a_video_becomes_a_ready_asset_with_its_proxy(
             files={"source": ("clip.mp4", stream, "video/mp4")},
         )
         assert answer.status_code == 201, answer.text
-        task = _wait_for_task(client, answer.json()["id"])
+        task = wait_for_task(client, answer.json()["id"])
         assert task["status"] == "completed", task
         asset = client.get(f"/assets/{task['asset_id']}").json()
 
@@ -317,7 +306,7 @@ def test_a_form_upload_of_several_parts_is_stored_whole(upload_server: ApiServer
     with upload_server.client() as client:
         answer = client.post("/assets", files={"source": ("noise.bin", data)})
         assert answer.status_code == 201, answer.text
-        task = _wait_for_task(client, answer.json()["id"])
+        task = wait_for_task(client, answer.json()["id"])
 
     assert task["status"] == "completed", task
     assert (task["file"]["sha256"], task["file"]["filesize"]) == (
