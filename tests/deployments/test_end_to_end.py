@@ -373,7 +373,10 @@ def test_a_batch_stopped_mid_item_fails_the_items_job_through_its_own_hook(
 ) -> None:
     stalled = f"/{uuid.uuid4().hex}/stall.bin"
     manifest = tmp_path / "manifest.csv"
-    manifest.write_text(f"source,identifier\n{http_server.route(stalled, Stall())},stalled\n")
+    # Stalled until the test ends: a cancel reaches the run only when the runner polls,
+    # which on a loaded machine took longer than the default stall.
+    blocker = Stall(max_s=RUN_TIMEOUT_S)
+    manifest.write_text(f"source,identifier\n{http_server.route(stalled, blocker)},stalled\n")
     manifest_url = http_server.route(f"/{uuid.uuid4().hex}/manifest.csv", ServeFile(manifest))
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name("batch-ingest/batch-ingest")
