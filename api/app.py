@@ -32,6 +32,7 @@ from api.routes import (
     webhooks,
 )
 from api.runner import EmbeddedRunner, IngestRunner, PrefectRunner
+from api.web import pages
 from api.webhooks.sender import WebhookSender
 from core.settings import Settings
 from models.db import make_engine
@@ -90,6 +91,7 @@ def create_app(
     install_error_handlers(app)
     for module in (health, files, content, tasks, projects, assets, events, webhooks, search):
         app.include_router(module.router)
+    pages.install(app)
     return app
 
 
