@@ -79,32 +79,43 @@ if (scrub && media) scrubbing(scrub);
 
 // --- The waveform: peaks.js draws the BBC audiowaveform JSON and seeks the media on a click.
 const waveform = document.getElementById("waveform");
+
+async function drawWaveform() {
+  const response = await fetch(waveform.dataset.json);
+  if (!response.ok) throw new Error(`the waveform answered ${response.status}`);
+  const json = await response.json();
+  // The stored resolution is the finest zoom: peaks.js cannot draw below it.
+  const finest = json.samples_per_pixel;
+  const options = {
+    zoomview: { container: document.getElementById("zoomview") },
+    overview: { container: document.getElementById("overview") },
+    mediaElement: media,
+    waveformData: { json },
+    zoomLevels: [finest, finest * 2, finest * 4, finest * 8],
+    keyboard: true,
+  };
+  const peaks = await new Promise((resolve, reject) => {
+    window.peaks.init(options, (error, made) => (error ? reject(error) : resolve(made)));
+  });
+  const actions = {
+    play: () => peaks.player.play(),
+    pause: () => peaks.player.pause(),
+    zoomin: () => peaks.zoom.zoomIn(),
+    zoomout: () => peaks.zoom.zoomOut(),
+  };
+  for (const button of waveform.querySelectorAll("[data-peaks]")) {
+    button.addEventListener("click", actions[button.dataset.peaks]);
+  }
+  waveform.dataset.ready = "true";
+}
+
 if (waveform && media && window.peaks) {
-  window.peaks.init(
-    {
-      zoomview: { container: document.getElementById("zoomview") },
-      overview: { container: document.getElementById("overview") },
-      mediaElement: media,
-      dataUri: { json: waveform.dataset.json },
-      keyboard: true,
-    },
-    (error, peaks) => {
-      if (error) {
-        waveform.insertAdjacentHTML("beforeend", '<p class="problem">The waveform could not be drawn.</p>');
-        return;
-      }
-      waveform.dataset.ready = "true";
-      const actions = {
-        play: () => peaks.player.play(),
-        pause: () => peaks.player.pause(),
-        zoomin: () => peaks.zoom.zoomIn(),
-        zoomout: () => peaks.zoom.zoomOut(),
-      };
-      for (const button of waveform.querySelectorAll("[data-peaks]")) {
-        button.addEventListener("click", actions[button.dataset.peaks]);
-      }
-    },
-  );
+  drawWaveform().catch((error) => {
+    const problem = document.createElement("p");
+    problem.className = "problem";
+    problem.textContent = `The waveform could not be drawn: ${error.message}`;
+    waveform.append(problem);
+  });
 }
 
 // --- Jobs under way: follow GET /tasks/{id} until they end, then show the finished asset.

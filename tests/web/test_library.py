@@ -1,0 +1,113 @@
+"""What a person sees of the library in chromium: the grid, a video, a waveform, an image, a bad key."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from api.web.pages import KEY_REFUSED, SIGN_IN_FIRST
+from tests.web.conftest import Library, screenshot, sign_in
+
+LOADED = "img => img.complete && img.naturalWidth > 0"
+
+
+def test_a_wrong_key_shows_a_sentence_not_a_blank_page(page: Page, library: Library) -> None:
+    page.goto(library.url)
+    expect(page.get_by_role("alert")).to_have_text(SIGN_IN_FIRST)
+
+    sign_in(page, library, key="af_not-a-key-anyone-made")
+
+    expect(page.get_by_role("alert")).to_have_text(KEY_REFUSED)
+    expect(page.get_by_label("API key")).to_be_visible()
+    screenshot(page, "signin-wrong-key")
+
+
+def test_the_library_shows_the_three_demo_assets_with_their_pictures(
+    page: Page, library: Library
+) -> None:
+    sign_in(page, library)
+
+    cards = page.get_by_role("list", name="Assets").get_by_role("listitem")
+    expect(cards).to_have_count(3)
+    for title in ("Demo photo.jpg", "Demo clip.mp4", "Demo tones.wav"):
+        expect(cards.filter(has_text=title)).to_have_count(1)
+    for title in ("Demo photo.jpg", "Demo clip.mp4"):
+        picture = page.get_by_role("img", name=title)
+        picture.scroll_into_view_if_needed()
+        page.wait_for_function(LOADED, arg=picture.element_handle())
+    screenshot(page, "library")
+
+    page.get_by_label("Search").fill("tones")
+    page.get_by_role("button", name="Filter").click()
+    expect(cards).to_have_count(1)
+    expect(cards).to_contain_text("Demo tones.wav")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(library.url)
+    # A phone: the grid fits the width, nothing scrolls sideways.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "library-phone")
+
+
+def test_the_video_seeks_and_shows_its_poster_and_scrubbing_previews(
+    page: Page, library: Library
+) -> None:
+    sign_in(page, library)
+    page.goto(f"{library.url}/library/{library.assets['clip.mp4']}")
+
+    video = page.locator("video#media")
+    seeked = video.evaluate(
+        """video => new Promise((resolve, reject) => {
+            video.addEventListener('seeked', () => resolve(video.currentTime), {once: true});
+            video.addEventListener('error', () => reject(new Error('the proxy did not load')));
+            const go = () => { video.currentTime = 2; };
+            if (video.readyState >= 1) go(); else video.addEventListener('loadedmetadata', go, {once: true});
+        })"""
+    )
+    assert abs(seeked - 2.0) < 0.1
+    poster = page.get_by_role("img", name="Poster frame of Demo clip.mp4")
+    page.wait_for_function(LOADED, arg=poster.element_handle())
+
+    seek = page.get_by_label("Position")
+    box = seek.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2)
+    preview = page.get_by_role("img", name="Preview at the pointer's position")
+    expect(preview).to_be_visible()
+    page.wait_for_function(LOADED, arg=preview.element_handle())
+    assert "format=KEYFRAMES" in (preview.get_attribute("src") or "")
+    expect(page.get_by_role("table").filter(has_text="PROXY")).to_be_visible()
+    screenshot(page, "asset-video")
+
+
+def test_the_waveform_is_drawn_from_the_audiowaveform_json(page: Page, library: Library) -> None:
+    sign_in(page, library)
+    page.goto(f"{library.url}/library/{library.assets['tones.wav']}")
+
+    expect(page.locator("#waveform[data-ready=true]")).to_be_attached()
+    # Some pixel of the zoomed waveform's canvases is painted.
+    drawn = page.wait_for_function(
+        """() => [...document.querySelectorAll('#zoomview canvas')].some(canvas => {
+            const {width, height} = canvas;
+            if (!width || !height) return false;
+            const data = canvas.getContext('2d').getImageData(0, 0, width, height).data;
+            for (let i = 3; i < data.length; i += 4) if (data[i] > 0) return true;
+            return false;
+        })"""
+    )
+    assert drawn.json_value()
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function("() => !document.querySelector('#media').paused")
+    page.get_by_role("button", name="Pause").click()
+    screenshot(page, "asset-audio")
+
+
+def test_the_image_page_offers_its_sizes_through_srcset(page: Page, library: Library) -> None:
+    sign_in(page, library)
+    page.goto(f"{library.url}/library/{library.assets['photo.jpg']}")
+
+    picture = page.get_by_role("img", name="Demo photo.jpg")
+    page.wait_for_function(LOADED, arg=picture.element_handle())
+    srcset = picture.get_attribute("srcset") or ""
+    assert all(f"format=SIZE_{edge}" in srcset for edge in (160, 320, 640, 1280))
+    expect(page.get_by_role("heading", name="Looks like")).to_be_visible()
+    screenshot(page, "asset-image")
