@@ -32,6 +32,8 @@ from models.tables import (
 
 # The grid's cards are about 220 CSS pixels wide: the 320 size is sharp up to DPR 1.5.
 GRID_EDGE = 320
+# The asset page shows its image up to 860 CSS pixels wide: src is the largest size.
+PAGE_EDGE = 1280
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class AssetMedia:
     sprite_urls: dict[str, str] = field(default_factory=dict)
     waveform: str | None = None
     probe: dict[str, Any] = field(default_factory=dict)
+    streams: list[dict[str, Any]] = field(default_factory=list)
     downloads: list[Download] = field(default_factory=list)
 
 
@@ -87,10 +90,14 @@ def _edge(fmt: str) -> int:
     return int(fmt.removeprefix(SIZE_PREFIX)) if fmt.removeprefix(SIZE_PREFIX).isdigit() else 0
 
 
-def _picture(asset_id: uuid.UUID, sizes: Sequence[tuple[str, str, int | None, int | None]]) -> Picture:
-    """Choose the size for ``GRID_EDGE`` (or the largest below it) and list all in ``srcset``."""
+def _picture(
+    asset_id: uuid.UUID,
+    sizes: Sequence[tuple[str, str, int | None, int | None]],
+    edge: int = GRID_EDGE,
+) -> Picture:
+    """Choose the size for ``edge`` (or the largest below it) and list all in ``srcset``."""
     ordered = sorted(sizes, key=lambda size: _edge(size[0]))
-    chosen = next((size for size in ordered if _edge(size[0]) >= GRID_EDGE), ordered[-1])
+    chosen = next((size for size in ordered if _edge(size[0]) >= edge), ordered[-1])
     srcset = ", ".join(
         f"{content_url(asset_id, fmt, None, sha)} {width}w"
         for fmt, sha, width, _ in ordered
@@ -110,6 +117,8 @@ def thumbnails(session: Session, asset_ids: Sequence[uuid.UUID]) -> dict[uuid.UU
         .join(File, col(File.file_set_id) == col(FileSet.id))
         .where(
             col(Format.asset_id).in_(list(asset_ids)),
+            # Said of the file sets too, so that their asset index serves (no scan of them all).
+            col(FileSet.asset_id).in_(list(asset_ids)),
             or_(Format.name == POSTER, col(Format.name).startswith(SIZE_PREFIX)),
         )
     ).all()
@@ -175,7 +184,7 @@ def asset_media(detail: AssetDetail) -> AssetMedia:
     original = by_name.get(ORIGINAL)
     return AssetMedia(
         original=single(ORIGINAL),
-        picture=_picture(detail.id, sizes) if sizes else None,
+        picture=_picture(detail.id, sizes, PAGE_EDGE) if sizes else None,
         poster=single(POSTER),
         proxy=single(PROXY),
         keyframes_vtt=url_of(keyframes, vtt[0], True) if keyframes and vtt else None,
@@ -184,5 +193,10 @@ def asset_media(detail: AssetDetail) -> AssetMedia:
         },
         waveform=single(WAVEFORM),
         probe=_probe(original.technical) if original else {},
+        streams=[
+            _probe(stream)
+            for stream in (original.technical.get("streams") or [] if original else [])
+            if isinstance(stream, dict)
+        ],
         downloads=downloads,
     )

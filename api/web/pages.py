@@ -114,13 +114,15 @@ def _templates() -> Jinja2Templates:
 TEMPLATES = _templates()
 
 
-def reader(request: Request, context: Context) -> ApiKey:
-    """Return the key the browser signed in with; ``SignInNeeded`` when there is none to accept."""
+def reader(request: Request, session: DbSession) -> ApiKey:
+    """Return the key the browser signed in with; ``SignInNeeded`` when there is none to accept.
+
+    It reads in the page's own session (one connection per page).
+    """
     key = sent_key(request)
     if not key:
         raise SignInNeeded(SIGN_IN_FIRST, 401)
-    with new_session(context.engine) as session:
-        row = verify_key(session=session, key=key)
+    row = verify_key(session=session, key=key)
     if row is None:
         raise SignInNeeded(KEY_REFUSED, 401)
     if Scope.ASSETS not in row.scopes:
