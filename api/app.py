@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 
 from api.context import AppContext
@@ -29,9 +30,12 @@ from api.routes import (
     projects,
     search,
     tasks,
+    tus,
+    uploads,
     webhooks,
 )
 from api.runner import EmbeddedRunner, IngestRunner, PrefectRunner
+from api.tus import ALLOWED_HEADERS, EXPOSED_HEADERS, TusMiddleware
 from api.web import pages
 from api.webhooks.sender import WebhookSender
 from core.settings import Settings
@@ -89,9 +93,32 @@ def create_app(
         },
     )
     install_error_handlers(app)
-    for module in (health, files, content, tasks, projects, assets, events, webhooks, search):
+    for module in (
+        health,
+        files,
+        content,
+        tasks,
+        projects,
+        uploads,
+        assets,
+        events,
+        webhooks,
+        search,
+        tus,
+    ):
         app.include_router(module.router)
     pages.install(app)
+    app.add_middleware(TusMiddleware)
+    if settings.api_cors_origins:
+        # Outermost: a browser's preflight is answered before anything else sees it.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api_cors_origins,
+            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=list(ALLOWED_HEADERS),
+            expose_headers=list(EXPOSED_HEADERS),
+            max_age=3600,
+        )
     return app
 
 

@@ -29,7 +29,7 @@ WAIT_POLL_S = 0.1
 FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED)
 
 
-def _refuse_a_used_identifier(engine: Engine, request: AssetRequest) -> None:
+def refuse_a_used_identifier(engine: Engine, request: AssetRequest) -> None:
     """Raise 409 naming the asset when the project holds the identifier already.
 
     An asset whose ingest failed may be ingested again under its identifier.
@@ -95,7 +95,7 @@ def start_ingest(
     """
     job = _known_job(context.engine, idempotency_key)
     if job is None:
-        _refuse_a_used_identifier(context.engine, request)
+        refuse_a_used_identifier(context.engine, request)
         job = _write_job(context.engine, request, idempotency_key, webhook_url)
     if job.status == JobStatus.PENDING and job.flow_run_id is None:
         try:

@@ -372,3 +372,55 @@ class DeliveryPage(BaseModel):
 
     data: list[DeliveryObject]
     next_cursor: int | None
+
+
+class UploadFields(AssetFields):
+    """The asset an upload becomes: the metadata fields of an upload's start or form."""
+
+    project: str | None = Field(
+        default=None, max_length=200, description="A project name; made on first use"
+    )
+    identifier: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Unique within the project; default: upload://<session id>/<filename>",
+    )
+
+
+class UploadStart(UploadFields):
+    """POST /assets as JSON: open a chunked upload session."""
+
+    upload_phase: Literal["start"]
+    file_size: int = Field(ge=1, description="The whole file's size in bytes")
+    filename: str = Field(min_length=1, max_length=512)
+    content_type: str | None = Field(default=None, max_length=128)
+
+
+class UploadFinish(_Body):
+    """POST /assets/{id}/multipart as JSON: close the session and ingest its bytes."""
+
+    upload_phase: Literal["finish"]
+    sha256: str | None = Field(
+        default=None, pattern="^[0-9a-fA-F]{64}$", description="The file's sha256, checked"
+    )
+    md5: str | None = Field(
+        default=None, pattern="^[0-9a-fA-F]{32}$", description="The file's md5, checked"
+    )
+
+
+class UploadSessionObject(BaseModel):
+    """An upload session: how far its bytes have come, and what to send next."""
+
+    id: uuid.UUID
+    object: Literal["upload_session"] = "upload_session"
+    protocol: str
+    status: str
+    filename: str
+    content_type: str | None
+    file_size: int
+    offset: int = Field(description="The bytes received: the next chunk starts here")
+    start_offset: int = Field(description="Where the next chunk starts (the offset)")
+    end_offset: int = Field(description="Where the next chunk ends, at the chunk size")
+    chunk_size: int
+    expires: datetime
+    task_id: uuid.UUID | None = Field(description="The ingest's task, once finished")

@@ -71,6 +71,15 @@ def _free_port() -> int:
 @contextmanager
 def served(factory: str, env: dict[str, str], probe: str) -> Iterator[str]:
     """Run ``uvicorn --factory`` on a free port in a subprocess; yield its base URL."""
+    with served_process(factory, env, probe) as (base, _process):
+        yield base
+
+
+@contextmanager
+def served_process(
+    factory: str, env: dict[str, str], probe: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Run ``uvicorn --factory`` on a free port in a subprocess; yield its base URL and process."""
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", factory, "--factory", "--port", str(port),
@@ -90,7 +99,7 @@ def served(factory: str, env: dict[str, str], probe: str) -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        yield base
+        yield base, process
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -15,6 +15,7 @@ transient and permanent (see ``is_transient``), never by catching ``Exception``.
         ├── ForbiddenSource     private/reserved address, path outside the roots, 401/403
         ├── SourceNotFound      404/410, missing file or object
         ├── SourceTooLarge      larger than the configured maximum
+        ├── CorruptUpload       uploaded bytes whose checksum is not the client's
         ├── EmptySource         zero bytes
         ├── UnsupportedMedia    bytes of a kind assetflow cannot process
         ├── CorruptMedia        bytes that claim a format but do not decode
@@ -75,6 +76,10 @@ class SourceNotFound(PermanentError):
 
 class SourceTooLarge(PermanentError):
     """The source is larger than the configured maximum."""
+
+
+class CorruptUpload(PermanentError):
+    """Uploaded bytes whose checksum is not the one their client gave."""
 
 
 class EmptySource(PermanentError):

@@ -91,9 +91,9 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("webhook_retry_schedule_s", mode="before")
+    @field_validator("webhook_retry_schedule_s", "api_cors_origins", mode="before")
     @classmethod
-    def _split_schedule(cls, value: object) -> object:
+    def _split_lists(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
@@ -155,11 +155,27 @@ class Settings(BaseSettings):
     # PREFECT_API_URL), how many at once.
     api_sync_timeout_s: float = Field(default=30.0, ge=0.0)
     api_ingest_workers: int = Field(default=2, ge=1)
+    # Web pages on these origins (``https://cms.example.com``) may call the API from a
+    # browser (CORS), tus uploads included; empty: only pages the API serves itself.
+    api_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # GET /files/{id}/content on S3: redirect to a presigned URL (the S3 endpoint
     # must then be reachable by the API's clients), or stream through the API.
     api_s3_redirect: bool = True
     # Largest body POST /match takes (a clip is matched on its first 2 minutes).
     api_max_clip_bytes: int = Field(default=512 * 1024**2, ge=1)
+
+    # Uploads over HTTP (POST /assets, /assets/{id}/multipart, tus at /uploads/).
+    # The chunk size the chunked phases answer; a long piece is also cut into
+    # parts of this size, so the API holds at most this much of one upload in memory.
+    upload_chunk_bytes: int = Field(default=52_428_800, ge=5 * 1024**2)
+    # Largest upload, direct or in pieces (a direct upload past it answers 413).
+    upload_max_bytes: int = Field(default=20 * GIB, ge=1)
+    # An upload session not finished this long after its last piece is aborted
+    # (its S3 multipart upload or staging file removed) by `assetflow gc`.
+    upload_expiry_s: float = Field(default=24 * 3600.0, gt=0.0)
+    # Per API key: open upload sessions, and the bytes they announce, at once (429 past either).
+    upload_max_sessions_per_key: int = Field(default=20, ge=1)
+    upload_max_open_bytes_per_key: int = Field(default=100 * GIB, ge=1)
 
     # Webhooks (api/webhooks): seconds to wait before each retry of a failed
     # delivery, each stretched or shrunk by up to a fifth at random (jitter);

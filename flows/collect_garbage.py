@@ -11,6 +11,7 @@ from core.forms import titled
 from core.settings import Settings
 from models.db import engine_for
 from models.gc import collect_garbage
+from models.uploads import sweep_uploads
 from storage import open_store
 
 
@@ -20,15 +21,17 @@ def collect_garbage_flow(
 ) -> dict[str, Any]:
     """Remove stored objects no file refers to, once older than ASSETFLOW_GC_GRACE_S.
 
+    Also aborts expired upload sessions and clears what ingested ones left.
+
     Args:
         dry_run: Only count what would be removed.
     """
     settings = Settings()
     engine = engine_for(settings)
+    store = open_store(settings)
     try:
-        report = collect_garbage(
-            engine, open_store(settings), grace_s=settings.gc_grace_s, dry_run=dry_run
-        )
+        report = collect_garbage(engine, store, grace_s=settings.gc_grace_s, dry_run=dry_run)
+        sweep = None if dry_run else sweep_uploads(engine, store)
     finally:
         engine.dispose()
     logger = get_run_logger()
@@ -40,6 +43,13 @@ def collect_garbage_flow(
         report.freed_bytes,
         report.recent,
     )
+    if sweep is not None:
+        logger.info(
+            "aborted %d expired and %d stray uploads; cleared %d ingested",
+            sweep.expired,
+            sweep.strays,
+            sweep.done,
+        )
     if report.missing:
         logger.error("%d stored contents that files refer to are missing", report.missing)
     return asdict(report)

@@ -24,6 +24,7 @@ from storage.digest import FileDigest, digest_file
 from storage.stored import StoredObject, store_content
 from tasks.fetch import FetchedSource, fetch_source
 from tasks.retrying import ONE_ATTEMPT
+from tasks.upload_fetch import staged_key_of
 from tasks.ytdlp import PageInfo, download_page_video, is_video_page
 
 
@@ -61,9 +62,16 @@ def fetch_step(source: str, *, dest_dir: Path, settings: Settings) -> FetchResul
 def store_step(
     fetched: FetchedSource, *, content_type: str | None, settings: Settings
 ) -> StoredObject:
-    """Put the fetched file into the object store under its content key."""
+    """Put the fetched file into the object store under its content key.
+
+    An upload's bytes are in the store already: they are moved, not uploaded again.
+    """
     return store_content(
-        open_store(settings), fetched.path, digest=fetched.digest, content_type=content_type
+        open_store(settings),
+        fetched.path,
+        digest=fetched.digest,
+        content_type=content_type,
+        staged=staged_key_of(fetched.source),
     )
 
 

@@ -29,6 +29,7 @@ from models.gc import Content
 from models.tables import ORIGINAL, Asset, JobStatus
 from storage.stored import StoredObject
 from tasks.sniff import Sniffed, check_declared_media, sniff_file
+from tasks.upload_fetch import discard_upload
 
 
 def ingest_one(
@@ -83,7 +84,25 @@ def _ingest(
     mode: StepMode,
     recipe: RecipeOptions,
 ) -> None:
-    """Do the work of one ingest; ``source`` is the one given, erased from the job once fetched."""
+    """Do the work of one ingest; ``source`` is the one given, erased from the job once fetched.
+
+    An upload's staged bytes are gone once it ends, stored or not.
+    """
+    try:
+        _ingest_in(started, source, settings=settings, engine=engine, mode=mode, recipe=recipe)
+    finally:
+        discard_upload(source, settings=settings)
+
+
+def _ingest_in(
+    started: StartedJob,
+    source: str,
+    *,
+    settings: Settings,
+    engine: Engine,
+    mode: StepMode,
+    recipe: RecipeOptions,
+) -> None:
     with tempfile.TemporaryDirectory(prefix="assetflow-", dir=settings.temp_dir) as work:
         work_dir = Path(work)
         try:

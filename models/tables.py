@@ -20,6 +20,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -442,3 +443,58 @@ class WebhookAttempt(SQLModel, table=True):
     error: str | None = Field(default=None, sa_type=Text)
     duration_ms: int = 0
     attempted_at: datetime = _timestamp()
+
+
+class UploadProtocol(StrEnum):
+    CHUNKED = "chunked"  # POST /assets upload_phase start, transfer, finish
+    TUS = "tus"  # tus 1.0 at /uploads/
+    FORM = "form"  # POST /assets as multipart/form-data: one piece, its size known at the end
+
+
+class UploadStatus(StrEnum):
+    OPEN = "open"  # taking bytes
+    FINISHED = "finished"  # all bytes in, its ingest job written (``job_id``)
+
+
+# An upload session: a file arriving over HTTP in pieces, staged in the object store
+# (an S3 multipart upload, or a file under the filesystem store's root) until its
+# ingest. Everything a process needs to take the next piece is here, so any API
+# process can, and a restart loses nothing. ``offset`` only counts bytes written
+# to the store or held in ``tail``. ``writer`` and ``writer_until`` lease the
+# session to the one request writing a piece (see api/sessions.py).
+class UploadSession(SQLModel, table=True):
+    __tablename__ = "upload_session"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    # The API key that opened it: only that key may add to it, and its quota counts it.
+    key_id: uuid.UUID = Field(foreign_key="api_key.id", index=True)
+    protocol: UploadProtocol = Field(sa_type=String(8))
+    status: UploadStatus = Field(default=UploadStatus.OPEN, sa_type=String(16))
+    # The AssetRequest to ingest once finished (its source names this session).
+    request: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    filename: str = Field(default="", sa_type=String(512))
+    content_type: str | None = Field(default=None, sa_type=String(128))
+    # tus: the Upload-Metadata header as the client sent it, to send back on HEAD.
+    tus_metadata: str | None = Field(default=None, sa_type=Text)
+    file_size: int = Field(sa_type=BigInteger)
+    offset: int = Field(default=0, sa_type=BigInteger)
+    # Where the bytes are staged: the store's backend and bucket, the staging key,
+    # and on S3 the multipart upload's id.
+    backend: str = Field(sa_type=String(16))
+    bucket: str = Field(sa_type=String(1024))
+    staged_key: str = Field(sa_type=String(256))
+    s3_upload_id: str | None = Field(default=None, sa_type=String(1024))
+    # The size of the parts a long piece is cut into (S3 takes at most 10 000 parts).
+    part_size: int = Field(sa_type=BigInteger)
+    # The parts written so far: [{"number", "etag", "size"}], in order.
+    parts: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    # Bytes received but not yet a part: S3 parts but the last are at least
+    # 5 MiB, so smaller pieces wait here (never 5 MiB or more). Kept in the row so
+    # that they commit with ``offset`` and any process can continue.
+    tail: bytes = Field(default=b"", sa_type=LargeBinary)
+    writer: str | None = Field(default=None, sa_type=String(64))
+    writer_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    job_id: uuid.UUID | None = Field(default=None, foreign_key="ingest_job.id", index=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()

@@ -6,7 +6,7 @@ Storage never imports Prefect and never reads a whole object into memory.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,13 +35,31 @@ class PutResult:
     uploaded: bool
 
 
+@dataclass(frozen=True)
+class StagedPart:
+    """One part of a staged write, as written: its number (from 1), S3 ETag and size."""
+
+    number: int
+    etag: str
+    size: int
+
+
 class ObjectStore(abc.ABC):
-    """A flat namespace of immutable objects under string keys."""
+    """A flat namespace of immutable objects under string keys.
+
+    Beside it, staged writes: an object written in parts over time (an upload
+    session), under a staging key (``storage.keys.staged_key``), invisible to
+    ``iter_keys`` of content, until it is completed and adopted under its
+    content key, or aborted.
+    """
 
     #: "file" or "s3": recorded on the file set so a reader knows where to look.
     backend: str
     #: The bucket (S3) or root directory (filesystem) the keys live in.
     bucket: str
+
+    #: The smallest part a staged write takes, but for its last (S3: 5 MiB).
+    min_part_bytes: int = 1
 
     @abc.abstractmethod
     def put_file(self, key: str, path: Path, *, content_type: str | None = None) -> PutResult:
@@ -86,3 +104,49 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Yield the objects whose keys start with ``prefix``, with size and time, lazily."""
+
+    @abc.abstractmethod
+    def begin_staged(self, key: str, *, content_type: str | None) -> str | None:
+        """Start a staged write under ``key``; return its S3 upload id (None on a filesystem)."""
+
+    @abc.abstractmethod
+    def write_staged_part(
+        self, key: str, upload_id: str | None, *, number: int, offset: int, data: bytes | bytearray
+    ) -> StagedPart:
+        """Write part ``number``, the bytes from ``offset`` on, durably; return it as written.
+
+        Writing a number again replaces that part (and, on a filesystem, drops
+        whatever lay past ``offset``). Parts but the last must hold at least
+        ``min_part_bytes``.
+        """
+
+    @abc.abstractmethod
+    def complete_staged(self, key: str, upload_id: str | None, parts: Sequence[StagedPart]) -> None:
+        """Join the parts (at least one), in order, into the staged object ``key``.
+
+        Completing it again is not an error.
+        """
+
+    @abc.abstractmethod
+    def abort_staged(self, key: str, upload_id: str | None) -> None:
+        """Drop a staged write and its parts, or the completed staged object; idempotent."""
+
+    @abc.abstractmethod
+    def open_staged(self, key: str) -> BinaryIO:
+        """Open a completed staged object for streaming reads; the caller closes it.
+
+        Raises ``SourceNotFound`` when there is none.
+        """
+
+    @abc.abstractmethod
+    def adopt_staged(self, staged_key: str, key: str, *, content_type: str | None) -> PutResult:
+        """Move a completed staged object under ``key`` and out of staging.
+
+        No bytes pass through this process: a rename on a filesystem, a
+        server-side copy on S3. When ``key`` exists already, the staged object
+        is only removed (``uploaded`` False).
+        """
+
+    @abc.abstractmethod
+    def iter_staged(self) -> Iterator[tuple[str, str | None]]:
+        """Yield (staging key, upload id) of every staged write not yet completed or aborted."""

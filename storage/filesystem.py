@@ -5,19 +5,22 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from stat import S_ISREG
 from typing import BinaryIO
 
 from core.errors import SourceNotFound
-from storage.base import ObjectInfo, ObjectStore, PutResult
+from storage.base import ObjectInfo, ObjectStore, PutResult, StagedPart
+from storage.keys import STAGING_PREFIX
 
 # Copy in 1 MiB pieces: large enough for throughput, small enough to never matter for memory.
 COPY_BUFFER_BYTES = 1024 * 1024
 # Temp files start with this; keys may not have a segment starting with "." so none collide.
 _TEMP_PREFIX = ".partial-"
+# Staged writes live below this directory of the root: no key can name it.
+_STAGING_DIR = ".staging"
 
 
 def write_atomically(source: BinaryIO, path: Path, *, durable: bool) -> int:
@@ -155,3 +158,71 @@ class FilesystemStore(ObjectStore):
                     yield from self._walk(Path(entry.path), below, prefix)
             elif key.startswith(prefix):
                 yield key
+
+    # Staged writes: one file per staging key below root/.staging, appended to in place.
+
+    def _staged_path(self, key: str) -> Path:
+        if not key.startswith(STAGING_PREFIX):
+            raise ValueError(f"not a staging key: {key!r}")
+        return self.root / _STAGING_DIR / self._path(key).relative_to(self.root)
+
+    def begin_staged(self, key: str, *, content_type: str | None) -> str | None:
+        """Create the empty staging file (``content_type`` is not kept)."""
+        path = self._staged_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+        _fsync_dir(path.parent)
+        return None
+
+    def write_staged_part(
+        self, key: str, upload_id: str | None, *, number: int, offset: int, data: bytes | bytearray
+    ) -> StagedPart:
+        """Write ``data`` at ``offset`` of the staging file, cutting what lay past it; fsync."""
+        path = self._staged_path(key)
+        try:
+            with path.open("r+b") as out:
+                out.truncate(offset)
+                out.seek(offset)
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+        except FileNotFoundError as exc:
+            raise SourceNotFound(f"no staged upload {key!r} in the file store") from exc
+        return StagedPart(number=number, etag="", size=len(data))
+
+    def complete_staged(self, key: str, upload_id: str | None, parts: Sequence[StagedPart]) -> None:
+        """Cut the staging file to the parts' length: they are in it already."""
+        with self._staged_path(key).open("r+b") as out:
+            out.truncate(sum(part.size for part in parts))
+
+    def abort_staged(self, key: str, upload_id: str | None) -> None:
+        """Remove the staging file; a missing one is fine."""
+        self._staged_path(key).unlink(missing_ok=True)
+
+    def open_staged(self, key: str) -> BinaryIO:
+        """Open the staging file for reading."""
+        try:
+            return self._staged_path(key).open("rb")
+        except FileNotFoundError as exc:
+            raise SourceNotFound(f"no staged upload {key!r} in the file store") from exc
+
+    def adopt_staged(self, staged_key: str, key: str, *, content_type: str | None) -> PutResult:
+        """Rename the staging file to ``key`` (same file system: no copy), or drop it if stored."""
+        source = self._staged_path(staged_key)
+        target = self._path(key)
+        if target.is_file():
+            source.unlink(missing_ok=True)
+            return PutResult(self.backend, self.bucket, key, target.stat().st_size, uploaded=False)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source.chmod(0o644)
+        size = source.stat().st_size
+        source.replace(target)
+        _fsync_dir(target.parent)
+        return PutResult(self.backend, self.bucket, key, size, uploaded=True)
+
+    def iter_staged(self) -> Iterator[tuple[str, str | None]]:
+        """Yield the staging files' keys (a file store has no upload ids)."""
+        base = self.root / _STAGING_DIR
+        for path in sorted(base.rglob("*")):
+            if path.is_file():
+                yield path.relative_to(base).as_posix(), None

@@ -7,6 +7,8 @@ import re
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 # Every content key starts with this.
 CONTENT_PREFIX = "sha256/"
+# Every staging key (an upload session's bytes until its ingest) starts with this.
+STAGING_PREFIX = "uploads/"
 
 
 def content_key(sha256: str) -> str:
@@ -28,3 +30,10 @@ def sha256_of_key(key: str) -> str | None:
     if _SHA256_HEX.fullmatch(digest) and content_key(digest) == key:
         return digest
     return None
+
+
+def staged_key(session_id: str) -> str:
+    """Name the staging object of an upload session (``uploads/<session id>``)."""
+    if not re.fullmatch(r"[0-9a-f-]{36}", session_id):
+        raise ValueError(f"not an upload session id: {session_id!r}")
+    return f"{STAGING_PREFIX}{session_id}"

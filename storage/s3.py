@@ -12,14 +12,16 @@ of 503s) for the store's outage window (core/outage.py) before they fail.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, TypeVar, cast
 
 import urllib3
 from minio import Minio
+from minio.commonconfig import ComposeSource
+from minio.datatypes import Part
 from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
 
 from core.errors import (
@@ -30,8 +32,9 @@ from core.errors import (
 )
 from core.logs import get_logger
 from core.outage import OutageWindow
-from storage.base import ObjectInfo, ObjectStore, PutResult
+from storage.base import ObjectInfo, ObjectStore, PutResult, StagedPart
 from storage.filesystem import COPY_BUFFER_BYTES, write_atomically
+from storage.keys import STAGING_PREFIX
 
 T = TypeVar("T")
 
@@ -45,6 +48,8 @@ PART_SIZE = 8 * 1024 * 1024
 PARALLEL_UPLOADS = 3
 # S3 allows at most this many parts: objects beyond 78 GiB get larger parts.
 MAX_PARTS = 10_000
+# S3's smallest part but the last.
+MIN_PART_BYTES = 5 * 1024 * 1024
 
 CONNECT_TIMEOUT_S = 10.0
 # Per socket read, not per request: a multipart part or a slow stream may take longer in all.
@@ -66,6 +71,7 @@ class S3Store(ObjectStore):
     """Objects in one S3 bucket, optionally below a key prefix."""
 
     backend = "s3"
+    min_part_bytes = MIN_PART_BYTES
 
     def __init__(
         self,
@@ -224,6 +230,126 @@ class S3Store(ObjectStore):
     def _full(self, key: str) -> str:
         return self.prefix + key
 
+    # Staged writes: S3 multipart uploads, driven one part at a time. minio's
+    # multipart calls are private (its public API only uploads whole files),
+    # but they are the plain S3 operations and stable across its releases.
+
+    def begin_staged(self, key: str, *, content_type: str | None) -> str | None:
+        """Create the multipart upload (CreateMultipartUpload); return its upload id."""
+        headers: dict[str, str | list[str] | tuple[str]] = {
+            "Content-Type": content_type or "application/octet-stream"
+        }
+        return self._riding_out(
+            f"starting an upload to {key!r}",
+            lambda: self._call(
+                "starting an upload to",
+                key,
+                lambda: self._client._create_multipart_upload(
+                    self.bucket, self._full(key), headers
+                ),
+            ),
+        )
+
+    def write_staged_part(
+        self, key: str, upload_id: str | None, *, number: int, offset: int, data: bytes | bytearray
+    ) -> StagedPart:
+        """Upload one part (UploadPart); ``offset`` is the multipart upload's business."""
+        upload = _upload_id(upload_id, key)
+        etag = self._riding_out(
+            f"uploading part {number} of {key!r}",
+            lambda: self._call(
+                f"uploading part {number} of",
+                key,
+                # A bytearray goes out as it is (urllib3 takes any buffer): no copy of the part.
+                lambda: self._client._upload_part(
+                    self.bucket, self._full(key), cast(bytes, data), None, upload, number
+                ),
+            ),
+        )
+        return StagedPart(number=number, etag=etag, size=len(data))
+
+    def complete_staged(self, key: str, upload_id: str | None, parts: Sequence[StagedPart]) -> None:
+        """Complete the multipart upload; one completed already (NoSuchUpload) stands."""
+        upload = _upload_id(upload_id, key)
+        listed = [Part(part.number, part.etag) for part in parts]
+
+        def attempt() -> None:
+            with self._errors("completing the upload to", key):
+                try:
+                    self._client._complete_multipart_upload(
+                        self.bucket, self._full(key), upload, listed
+                    )
+                except S3Error as exc:
+                    if exc.code != "NoSuchUpload" or self._stat(key) is None:
+                        raise
+
+        self._riding_out(f"completing the upload to {key!r}", attempt)
+
+    def abort_staged(self, key: str, upload_id: str | None) -> None:
+        """Abort the multipart upload (its parts go) and remove a completed staged object."""
+
+        def attempt() -> None:
+            with self._errors("aborting the upload to", key):
+                if upload_id is not None:
+                    try:
+                        self._client._abort_multipart_upload(
+                            self.bucket, self._full(key), upload_id
+                        )
+                    except S3Error as exc:
+                        if exc.code != "NoSuchUpload":
+                            raise
+                self._client.remove_object(self.bucket, self._full(key))
+
+        self._riding_out(f"aborting the upload to {key!r}", attempt)
+
+    def open_staged(self, key: str) -> BinaryIO:
+        """Open the completed staged object (a plain object under its staging key)."""
+        return self.open(key)
+
+    def adopt_staged(self, staged_key: str, key: str, *, content_type: str | None) -> PutResult:
+        """Copy the staged object to ``key`` server-side (UploadPartCopy past 5 GiB), drop it."""
+
+        def attempt() -> PutResult:
+            existing = self._stat(key)
+            if existing is None:
+                with self._errors("copying the upload to", key):
+                    self._client.compose_object(
+                        self.bucket,
+                        self._full(key),
+                        [ComposeSource(self.bucket, self._full(staged_key))],
+                        metadata={"Content-Type": content_type} if content_type else None,
+                    )
+            with self._errors("removing the upload", staged_key):
+                self._client.remove_object(self.bucket, self._full(staged_key))
+            stored = existing or self._stat(key)
+            assert stored is not None
+            return PutResult(self.backend, self.bucket, key, stored.size, uploaded=existing is None)
+
+        return self._riding_out(f"storing the upload as {key!r}", attempt)
+
+    def iter_staged(self) -> Iterator[tuple[str, str | None]]:
+        """Yield the multipart uploads under the staging prefix (ListMultipartUploads)."""
+        key_marker: str | None = None
+        upload_marker: str | None = None
+        while True:
+            with self._errors("listing the uploads in progress"):
+                page = self._client._list_multipart_uploads(
+                    self.bucket,
+                    prefix=self._full(STAGING_PREFIX),
+                    key_marker=key_marker,
+                    upload_id_marker=upload_marker,
+                )
+            for upload in page.uploads:
+                if upload.object_name is not None:
+                    yield upload.object_name[len(self.prefix) :], upload.upload_id
+            if not page.is_truncated or not page.next_key_marker:
+                return
+            key_marker, upload_marker = page.next_key_marker, page.next_upload_id_marker
+
+    def _call(self, action: str, key: str, call: Callable[[], T]) -> T:
+        with self._errors(action, key):
+            return call()
+
     @contextmanager
     def _errors(self, action: str, key: str | None = None) -> Iterator[None]:
         """Translate minio and urllib3 failures inside the block into assetflow errors."""
@@ -299,3 +425,9 @@ class _ObjectReader(io.RawIOBase):
             self._response.close()
             self._response.release_conn()
         super().close()
+
+
+def _upload_id(upload_id: str | None, key: str) -> str:
+    if upload_id is None:
+        raise ValueError(f"the staged upload {key!r} on S3 needs its upload id")
+    return upload_id

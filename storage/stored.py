@@ -26,11 +26,23 @@ class StoredObject:
 
 
 def store_content(
-    store: ObjectStore, path: Path, *, digest: FileDigest, content_type: str | None
+    store: ObjectStore,
+    path: Path,
+    *,
+    digest: FileDigest,
+    content_type: str | None,
+    staged: str | None = None,
 ) -> StoredObject:
-    """Store the file under its content key; existing content is not uploaded again."""
+    """Store the file under its content key; existing content is not uploaded again.
+
+    With ``staged``, the staging key of the same bytes already in the store
+    (an upload), those are moved under the content key instead (no upload).
+    """
     key = content_key(digest.sha256)
-    put = store.put_file(key, path, content_type=content_type)
+    if staged is None:
+        put = store.put_file(key, path, content_type=content_type)
+    else:
+        put = store.adopt_staged(staged, key, content_type=content_type)
     return StoredObject(
         backend=put.backend,
         bucket=put.bucket,

@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import InvalidSource
+from core.errors import CorruptUpload, InvalidSource
 from core.logs import get_logger
 from core.redact import normalise_source, redact_source
 from core.settings import Settings
@@ -18,7 +18,9 @@ from tasks.local_fetch import open_local
 from tasks.retrying import RetryPolicy
 from tasks.s3_fetch import open_s3
 from tasks.source_stream import SourceOpener
-from tasks.spool import spool, too_large
+from tasks.spool import Spooled, spool, too_large
+from tasks.upload_fetch import SCHEME as UPLOAD_SCHEME
+from tasks.upload_fetch import expected_digests, open_upload
 
 log = get_logger("fetch")
 
@@ -27,6 +29,7 @@ _OPENERS: dict[str, SourceOpener] = {
     "https": open_http,
     "s3": open_s3,
     "file": open_local,
+    UPLOAD_SCHEME: open_upload,
 }
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 
@@ -109,6 +112,7 @@ def _fetch_once(
             label=shown,
             suffix=suffix_of(stream.filename),
         )
+    _check_expected(source, spooled, shown=shown)
     return FetchedSource(
         path=spooled.path,
         size=spooled.digest.size,
@@ -118,3 +122,18 @@ def _fetch_once(
         filename=stream.filename,
         source=shown,
     )
+
+
+def _check_expected(source: str, spooled: Spooled, *, shown: str) -> None:
+    """Refuse bytes whose sha256 or md5 is not the one an upload's client gave; drop the file."""
+    sha256, md5 = expected_digests(source) if source.startswith(UPLOAD_SCHEME) else (None, None)
+    for name, expected, actual in (
+        ("sha256", sha256, spooled.digest.sha256),
+        ("md5", md5, spooled.digest.md5),
+    ):
+        if expected is not None and expected != actual:
+            spooled.path.unlink(missing_ok=True)
+            raise CorruptUpload(
+                f"the bytes of {shown} have the {name} {actual}, not {expected} as the client "
+                "said: nothing was stored"
+            )
