@@ -31,6 +31,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+from sqlmodel import col, select
 
 from api.app import create_app
 from api.auth import KEY_COOKIE
@@ -40,7 +41,6 @@ from core.settings import Settings
 from models.db import make_engine, new_session
 from models.listing import encode_cursor
 from models.tables import Asset
-from sqlmodel import col, select
 from tests.fixtures.synthetic import load_images, random_hashes
 
 SIZES = (10_000, 100_000)
@@ -89,7 +89,9 @@ def measure(engine: Engine, url: str, size: int) -> None:
     with new_session(engine) as session:
         key = create_key(session=session, name=f"bench-{size}", scopes=[Scope.ASSETS]).key
         session.commit()
-        newest = session.exec(select(Asset).order_by(col(Asset.created_at).desc()).limit(1001)).all()
+        newest = session.exec(
+            select(Asset).order_by(col(Asset.created_at).desc()).limit(1001)
+        ).all()
         oldest = session.exec(select(Asset).order_by(col(Asset.created_at)).limit(1)).one()
     after_1000 = encode_cursor(newest[999].created_at, newest[999].id)
     pages = {
@@ -128,7 +130,9 @@ def main() -> None:
         loaded = 0
         try:
             for size in (s for s in SIZES if s <= args.largest):
-                load_images(engine, random_hashes(size - loaded, seed=size), first=loaded, tags=["press"])
+                load_images(
+                    engine, random_hashes(size - loaded, seed=size), first=loaded, tags=["press"]
+                )
                 loaded = size
                 add_sizes(engine)
                 measure(engine, url, size)

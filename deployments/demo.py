@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlmodel import Session, col, or_, select
+from sqlalchemy import or_, select
+from sqlmodel import Session, col
 
 from api.schemas import AssetDetail, FormatObject, StoredFile
 from models.tables import (
@@ -111,15 +112,21 @@ def thumbnails(session: Session, asset_ids: Sequence[uuid.UUID]) -> dict[uuid.UU
     """Return each asset's picture for a card: a video's poster, an image's sizes. One query."""
     if not asset_ids:
         return {}
-    rows = session.exec(
-        select(Format.asset_id, Format.name, File.sha256, File.width, File.height)
+    rows = session.execute(
+        select(
+            col(Format.asset_id),
+            col(Format.name),
+            col(File.sha256),
+            col(File.width),
+            col(File.height),
+        )
         .join(FileSet, col(FileSet.format_id) == col(Format.id))
         .join(File, col(File.file_set_id) == col(FileSet.id))
         .where(
             col(Format.asset_id).in_(list(asset_ids)),
             # Said of the file sets too, so that their asset index serves (no scan of them all).
             col(FileSet.asset_id).in_(list(asset_ids)),
-            or_(Format.name == POSTER, col(Format.name).startswith(SIZE_PREFIX)),
+            or_(col(Format.name) == POSTER, col(Format.name).startswith(SIZE_PREFIX)),
         )
     ).all()
     sizes: dict[uuid.UUID, list[tuple[str, str, int | None, int | None]]] = defaultdict(list)
@@ -188,9 +195,7 @@ def asset_media(detail: AssetDetail) -> AssetMedia:
         poster=single(POSTER),
         proxy=single(PROXY),
         keyframes_vtt=url_of(keyframes, vtt[0], True) if keyframes and vtt else None,
-        sprite_urls={
-            sheet.key: url_of(keyframes, sheet, True) for sheet in sheets if keyframes
-        },
+        sprite_urls={sheet.key: url_of(keyframes, sheet, True) for sheet in sheets if keyframes},
         waveform=single(WAVEFORM),
         probe=_probe(original.technical) if original else {},
         streams=[

@@ -236,7 +236,7 @@ def library(
     except ValueError as exc:  # a kind or status not in the lists
         problem = f"That filter is not one the library knows: {exc}."
     except ApiError as exc:
-        problem = f"{exc.message[0].upper()}{exc.message[1:]}: start again from the first page."
+        problem = f"{exc.error[0].upper()}{exc.error[1:]}: start again from the first page."
     api_query = {**query, "limit": str(PAGE_SIZE), **({"cursor": cursor} if cursor else {})}
     return _page(
         request,
@@ -262,7 +262,7 @@ def asset_page(
     try:
         detail: AssetDetail = get_asset(asset_id, session)
     except ApiError as exc:
-        return _page(request, "missing.html", exc.status_code, sentence=exc.message, signed_in=True)
+        return _page(request, "missing.html", exc.status, sentence=exc.error, signed_in=True)
     media: AssetMedia = asset_media(detail)
     events = list_events(session, after=0, type=None, asset_id=asset_id, limit=100)
     similar = (

@@ -1,10 +1,20 @@
-"""What a person sees of the library in chromium: the grid, a video, a waveform, an image, a bad key."""
+"""What a person sees of the library in chromium: the grid, a video, a waveform, an image,
+a bad key, and a JPEG dropped on the upload page (Uppy over tus) until it is ready.
+
+One module: the demo library is ingested once for all of them.
+"""
 
 from __future__ import annotations
 
+import base64
+import io
+
+import httpx
 from playwright.sync_api import Page, expect
 
+from api.auth import KEY_COOKIE
 from api.web.pages import KEY_REFUSED, SIGN_IN_FIRST
+from tests.fixtures.images import scene
 from tests.web.conftest import Library, screenshot, sign_in
 
 LOADED = "img => img.complete && img.naturalWidth > 0"
@@ -60,7 +70,8 @@ def test_the_video_seeks_and_shows_its_poster_and_scrubbing_previews(
             video.addEventListener('seeked', () => resolve(video.currentTime), {once: true});
             video.addEventListener('error', () => reject(new Error('the proxy did not load')));
             const go = () => { video.currentTime = 2; };
-            if (video.readyState >= 1) go(); else video.addEventListener('loadedmetadata', go, {once: true});
+            if (video.readyState >= 1) go();
+            else video.addEventListener('loadedmetadata', go, {once: true});
         })"""
     )
     assert abs(seeked - 2.0) < 0.1
@@ -111,3 +122,66 @@ def test_the_image_page_offers_its_sizes_through_srcset(page: Page, library: Lib
     assert all(f"format=SIZE_{edge}" in srcset for edge in (160, 320, 640, 1280))
     expect(page.get_by_role("heading", name="Looks like")).to_be_visible()
     screenshot(page, "asset-image")
+
+
+DROP = """(encoded) => {
+    const bytes = Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([bytes], 'dropped.jpg', {type: 'image/jpeg'}));
+    return transfer;
+}"""
+
+
+def _jpeg() -> str:
+    buffer = io.BytesIO()
+    scene(900, 600, seed=14).save(buffer, format="JPEG", quality=85)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_a_dropped_jpeg_is_uploaded_over_tus_and_ends_ready_with_its_sizes(
+    page: Page, library: Library
+) -> None:
+    sign_in(page, library)
+    page.goto(f"{library.url}/upload")
+    target = page.locator(".uppy-DragDrop-container")
+    expect(target).to_be_visible()
+    screenshot(page, "upload")
+
+    tus_requests: list[str] = []
+    page.on("request", lambda r: tus_requests.append(r.method) if "/uploads/" in r.url else None)
+    transfer = page.evaluate_handle(DROP, _jpeg())
+    target.dispatch_event("dragover", {"dataTransfer": transfer})
+    target.dispatch_event("drop", {"dataTransfer": transfer})
+
+    done = page.locator("#uploaded li[data-file='dropped.jpg']")
+    expect(done).to_have_attribute("data-state", "ready")
+    expect(done).to_contain_text("sizes SIZE_160, SIZE_320, SIZE_640")
+    assert "POST" in tus_requests  # the tus creation, then its PATCHes
+    screenshot(page, "upload-done")
+
+    done.get_by_role("link").click()
+    picture = page.get_by_role("img", name="dropped.jpg")
+    page.wait_for_function(LOADED, arg=picture.element_handle())
+
+
+def test_an_unknown_asset_is_a_sentence(page: Page, library: Library) -> None:
+    sign_in(page, library)
+    response = page.goto(f"{library.url}/library/00000000-0000-4000-8000-000000000000")
+
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("alert")).to_contain_text("Asset not found")
+
+
+def test_the_sign_in_cookie_reads_but_never_writes(library: Library) -> None:
+    """A page of another site can make the browser send the cookie: it must not change anything."""
+    cookies = {KEY_COOKIE: library.key}
+    asset = library.assets["photo.jpg"]
+    with httpx.Client(base_url=library.url, cookies=cookies) as browser_like:
+        read = browser_like.get(f"/assets/{asset}")
+        delete = browser_like.delete(f"/assets/{asset}")
+        create = browser_like.post("/files", json={"url": "http://127.0.0.1:9/x.jpg"})
+
+    assert read.status_code == 200
+    assert delete.status_code == 401
+    assert create.status_code == 401
+    assert httpx.get(f"{library.url}/assets/{asset}", cookies=cookies).status_code == 200

@@ -42,7 +42,11 @@ async function follow(item, name, taskId) {
     return;
   }
   const asset = await readAnswer(await fetch(`/assets/${task.asset_id}`));
-  const sizes = asset.formats.map((format) => format.name).filter((n) => n.startsWith("SIZE_"));
+  const edge = (name) => Number(name.slice("SIZE_".length));
+  const sizes = asset.formats
+    .map((format) => format.name)
+    .filter((name) => name.startsWith("SIZE_"))
+    .sort((a, b) => edge(a) - edge(b));
   item.replaceChildren();
   const link = document.createElement("a");
   link.href = `/library/${asset.id}`;
