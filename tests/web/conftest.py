@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from api.app import create_app
 from api.keys import Scope, create_key
@@ -25,12 +25,9 @@ from core.settings import Settings
 from deployments.demo import ingest_demo_media
 from models.db import make_engine, new_session
 from tests.api.conftest import serve_app
+from tests.fixtures.browser import chromium
 from tests.fixtures.pipeline import export_settings
 
-# Debian's chromium package (scripts/bootstrap.sh --tests installs it); Playwright's own
-# browser download is not reachable here.
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).parents[1] / "artifacts" / "screenshots"
 # What a test waits for in the page at most: an ingest of a photo included.
 WAIT_MS = 60_000
 
@@ -79,20 +76,9 @@ def library(
 
 @pytest.fixture(scope="module")
 def browser(library: Library) -> Iterator[Browser]:
-    """One headless chromium for the module, started after the library's ingests.
-
-    Playwright's sync API runs an event loop in this thread while it is open, and
-    Prefect runs a flow called in a thread with a running loop as a coroutine.
-    """
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"the browser tests need Debian's chromium at {CHROMIUM}: "
-            "run scripts/bootstrap.sh --tests (as root) or apt-get install -y chromium"
-        )
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield launched
-        launched.close()
+    """One headless chromium for the module, opened after the library's ingests."""
+    with chromium() as opened:
+        yield opened
 
 
 @pytest.fixture
@@ -113,11 +99,3 @@ def sign_in(page: Page, library: Library, key: str | None = None) -> None:
     page.goto(f"{library.url}/signin")
     page.get_by_label("API key").fill(key or library.key)
     page.get_by_role("button", name="Sign in").click()
-
-
-def screenshot(page: Page, name: str) -> Path:
-    """Keep a full-page screenshot among the CI artifacts."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path

@@ -14,8 +14,9 @@ from playwright.sync_api import Page, expect
 
 from api.auth import KEY_COOKIE
 from api.web.pages import KEY_REFUSED, SIGN_IN_FIRST
+from tests.fixtures.browser import screenshot
 from tests.fixtures.images import scene
-from tests.web.conftest import Library, screenshot, sign_in
+from tests.web.conftest import Library, sign_in
 
 LOADED = "img => img.complete && img.naturalWidth > 0"
 
