@@ -8,6 +8,7 @@ serve`` runs to Completed, and the asset is in the store.
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 
 import httpx
@@ -50,7 +51,7 @@ def test_a_person_fills_the_ingest_form_source_first_and_sees_the_run_complete(
 ) -> None:
     picture = tmp_path / "form.png"
     scene(320, 240, seed=13).save(picture)
-    source = http_server.route("/form/picture.png", ServeFile(picture, "image/png"))
+    source = http_server.route(f"/form/{uuid.uuid4().hex}.png", ServeFile(picture, "image/png"))
     deployment = httpx.get(f"{prefect_ui.api_url}/deployments/name/{INGEST_DEPLOYMENT}").json()
     ui = prefect_ui.api_url.removesuffix("/api")
 
@@ -64,20 +65,18 @@ def test_a_person_fills_the_ingest_form_source_first_and_sees_the_run_complete(
         first = labels.index("Asset to ingest")
         assert labels[first + 1 : first + 5] == FIELDS_IN_ORDER
         field(page, "Source").fill(source)
-        field(page, "Title").fill("Typed in the Prefect UI")
         screenshot(page, "prefect-ingest-form")
         page.get_by_role("button", name="Submit").click()
 
-        page.wait_for_url("**/runs/flow-run/**")
+        # The UI goes back to the deployment, its runs listed with their states, live.
+        page.wait_for_url("**/deployments/deployment/**tab=Runs**")
         expect(page.get_by_text("Completed").first).to_be_visible(timeout=RUN_TIMEOUT_MS)
         screenshot(page, "prefect-ingest-run")
 
     engine = make_engine(service_settings.database_url)
     try:
         with new_session(engine) as session:
-            asset = session.exec(
-                select(Asset).where(Asset.title == "Typed in the Prefect UI")
-            ).one()
+            asset = session.exec(select(Asset).where(Asset.source == source)).one()
     finally:
         engine.dispose()
     assert asset.status == AssetStatus.READY
