@@ -34,12 +34,13 @@ WAIT_MS = 60_000
 
 @dataclass(frozen=True)
 class Library:
-    """A running API with the demo media: its URL, a reading key, the demo assets by file name."""
+    """A running API with the demo media: URL, a key, the demo assets by file name, the files."""
 
     url: str
     key: str
     assets: dict[str, uuid.UUID]
     settings: Settings
+    media_dir: Path
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +69,7 @@ def library(
         assets = {name: outcome.asset_id for name, outcome in ingested if outcome.asset_id}
         server, thread, port = serve_app(create_app(settings))
         try:
-            yield Library(f"http://127.0.0.1:{port}", key, assets, settings)
+            yield Library(f"http://127.0.0.1:{port}", key, assets, settings, tmp / "demo")
         finally:
             server.should_exit = True
             thread.join(timeout=30)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
 
 import httpx
 from playwright.sync_api import Page, expect
 
 from api.auth import KEY_COOKIE
 from api.web.pages import KEY_REFUSED, SIGN_IN_FIRST
+from tests.fixtures.audio_media import noisy_clip
 from tests.fixtures.browser import screenshot
 from tests.fixtures.images import scene
 from tests.web.conftest import Library, sign_in
@@ -47,6 +49,19 @@ def test_the_library_shows_the_three_demo_assets_with_their_pictures(
         page.wait_for_function(LOADED, arg=picture.element_handle())
     screenshot(page, "library")
 
+    # The keyboard alone: past the skip link and the menu to the cards, Enter opens one.
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    first_card = cards.first.get_by_role("link")
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        if first_card.evaluate("link => link === document.activeElement"):
+            break
+    expect(first_card).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Demo tones.wav")
+    page.go_back()
+
     page.get_by_label("Search").fill("tones")
     page.get_by_role("button", name="Filter").click()
     expect(cards).to_have_count(1)
@@ -57,6 +72,25 @@ def test_the_library_shows_the_three_demo_assets_with_their_pictures(
     # A phone: the grid fits the width, nothing scrolls sideways.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "library-phone")
+
+
+def test_a_clip_is_found_in_the_track_it_was_cut_from(
+    page: Page, library: Library, tmp_path: Path
+) -> None:
+    clip = noisy_clip(
+        library.media_dir / "tones.wav", tmp_path / "clip.mp3", start_s=6.0, duration_s=8.0
+    )
+    sign_in(page, library)
+
+    page.get_by_label("An audio or video clip").set_input_files(clip)
+    page.get_by_role("button", name="Find").click()
+
+    found = page.locator("#match-results li")
+    expect(found.first).to_contain_text(" at 0:06 ")
+    expect(found.first.get_by_role("link")).to_have_attribute(
+        "href", f"/library/{library.assets['tones.wav']}"
+    )
+    screenshot(page, "library-match")
 
 
 def test_the_video_seeks_and_shows_its_poster_and_scrubbing_previews(
