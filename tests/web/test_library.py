@@ -86,7 +86,7 @@ def test_a_clip_is_found_in_the_track_it_was_cut_from(
     page.get_by_role("button", name="Find").click()
 
     found = page.locator("#match-results li")
-    expect(found.first).to_contain_text(" at 0:06 ")
+    expect(found.first).to_contain_text("Demo tones.wav at 0:06 ")
     expect(found.first.get_by_role("link")).to_have_attribute(
         "href", f"/library/{library.assets['tones.wav']}"
     )

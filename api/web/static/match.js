@@ -10,6 +10,14 @@ function clock(seconds) {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
+// The asset's title (GET /assets/{id}), or its id when it cannot be read.
+async function titleOf(assetId) {
+  const response = await fetch(`/assets/${assetId}`);
+  if (!response.ok) return assetId;
+  const asset = await response.json();
+  return asset.title || asset.identifier;
+}
+
 if (form) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -30,7 +38,7 @@ if (form) {
         const item = document.createElement("li");
         const link = document.createElement("a");
         link.href = `/library/${found.asset_id}`;
-        link.textContent = found.asset_id;
+        link.textContent = await titleOf(found.asset_id);
         item.append(link, ` at ${clock(found.offset_s)} (score ${found.score.toFixed(2)})`);
         results.append(item);
       }
