@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 from playwright.sync_api import Locator, Page, expect
 from sqlmodel import select
 
@@ -42,6 +43,9 @@ def field(page: Page, title: str) -> Locator:
     )
 
 
+# Its fixtures start `assetflow serve` and a Prefect server with the UI: 100-200 s here under
+# load when the session's servers are not up yet, close to the suite's 300 s per test.
+@pytest.mark.timeout(600)
 def test_a_person_fills_the_ingest_form_source_first_and_sees_the_run_complete(
     service: Service,
     prefect_ui: PrefectServer,
