@@ -124,6 +124,12 @@ def test_the_video_seeks_and_shows_its_poster_and_scrubbing_previews(
     expect(page.get_by_role("table").filter(has_text="PROXY")).to_be_visible()
     screenshot(page, "asset-video")
 
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    expect(page.locator("#waveform[data-ready=true]")).to_be_attached()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "asset-video-phone")
+
 
 def test_the_waveform_is_drawn_from_the_audiowaveform_json(page: Page, library: Library) -> None:
     sign_in(page, library)

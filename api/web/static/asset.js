@@ -106,6 +106,13 @@ async function drawWaveform() {
   for (const button of waveform.querySelectorAll("[data-peaks]")) {
     button.addEventListener("click", actions[button.dataset.peaks]);
   }
+  // A turned phone or a resized window: the canvases follow their containers.
+  window.addEventListener("resize", () => {
+    for (const name of ["zoomview", "overview"]) {
+      const view = peaks.views.getView(name);
+      if (view) view.fitToContainer();
+    }
+  });
   waveform.dataset.ready = "true";
 }
 
