@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from python_multipart.exceptions import MultipartParseError
@@ -51,101 +51,6 @@ def multipart_body(field: str, description: str) -> dict[str, Any]:
             },
         }
     }
-
-
-class _PartWriter:
-    """The parser's callbacks: collect each part's headers, write the wanted part's bytes."""
-
-    def __init__(self, field: str, sink: IO[bytes]) -> None:
-        self.field = field
-        self.sink = sink
-        self.found = False
-        self._writing = False
-        self._header_name = b""
-        self._header_value = b""
-        self._disposition = b""
-
-    def callbacks(self) -> MultipartCallbacks:
-        return {
-            "on_part_begin": self._part_begin,
-            "on_header_field": self._header_field,
-            "on_header_value": self._header_value_part,
-            "on_header_end": self._header_end,
-            "on_headers_finished": self._headers_finished,
-            "on_part_data": self._part_data,
-            "on_part_end": self._part_end,
-        }
-
-    def _part_begin(self) -> None:
-        self._disposition = b""
-
-    def _header_field(self, data: bytes, start: int, end: int) -> None:
-        self._header_name += data[start:end]
-
-    def _header_value_part(self, data: bytes, start: int, end: int) -> None:
-        self._header_value += data[start:end]
-
-    def _header_end(self) -> None:
-        if self._header_name.lower() == b"content-disposition":
-            self._disposition = self._header_value
-        self._header_name = self._header_value = b""
-
-    def _headers_finished(self) -> None:
-        _kind, options = parse_options_header(self._disposition)
-        # Only the first part of that name counts: a second one is not appended to it.
-        self._writing = not self.found and options.get(b"name") == self.field.encode()
-        self.found = self.found or self._writing
-
-    def _part_data(self, data: bytes, start: int, end: int) -> None:
-        if self._writing:
-            self.sink.write(data[start:end])
-
-    def _part_end(self) -> None:
-        self._writing = False
-
-
-async def receive_file(
-    request: Request, *, field: str, directory: Path | None, max_bytes: int
-) -> Path:
-    """Write the form field ``field`` of a multipart request to a new file in ``directory``.
-
-    The caller removes the file. Answers 413 past ``max_bytes`` of body, 422
-    when the body is not multipart or lacks the field.
-    """
-    kind, options = parse_options_header(request.headers.get("content-type"))
-    boundary = options.get(b"boundary")
-    if kind != b"multipart/form-data" or not boundary:
-        raise ApiError(
-            422, f"send the file as multipart/form-data in the field {field!r}", field=field
-        )
-    too_large = ApiError(
-        413, f"the upload is larger than the limit of {max_bytes} bytes", field=field
-    )
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise too_large
-    descriptor, name = tempfile.mkstemp(prefix="upload-", dir=directory)
-    path = Path(name)
-    try:
-        with os.fdopen(descriptor, "wb") as sink:
-            writer = _PartWriter(field, sink)
-            parser = MultipartParser(boundary, writer.callbacks())
-            received = 0
-            async for chunk in request.stream():
-                received += len(chunk)
-                if received > max_bytes:
-                    raise too_large
-                parser.write(chunk)
-            parser.finalize()
-        if not writer.found:
-            raise ApiError(422, f"Missing parameter {field}", field=field)
-    except MultipartParseError as exc:
-        path.unlink(missing_ok=True)
-        raise ApiError(422, f"the multipart body does not parse: {exc}", field=field) from exc
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return path
 
 
 # Largest text field a streamed form may carry; files are the only big parts.
@@ -238,11 +143,13 @@ class FormReader:
     ApiError 422 for a body that is not multipart or does not parse.
     """
 
-    def __init__(self, request: Request) -> None:
+    def __init__(
+        self, request: Request, *, expected: str = "send the upload as multipart/form-data"
+    ) -> None:
         kind, options = parse_options_header(request.headers.get("content-type"))
         boundary = options.get(b"boundary")
         if kind != b"multipart/form-data" or not boundary:
-            raise ApiError(422, "send the upload as multipart/form-data")
+            raise ApiError(422, expected)
         self.fields: dict[str, str] = {}
         self._queue = _FormEvents()
         self._parser = MultipartParser(boundary, self._queue.callbacks())
@@ -296,3 +203,42 @@ class FormReader:
         """Read the remaining parts' text fields; a later file is refused."""
         if await self.next_file() is not None:
             raise ApiError(422, "send one file per request")
+
+
+async def receive_file(
+    request: Request, *, field: str, directory: Path | None, max_bytes: int
+) -> Path:
+    """Write the file of the form field ``field`` to a new file in ``directory``.
+
+    The caller removes the file. Only the first part of that name counts.
+    Answers 413 past ``max_bytes`` (from Content-Length, or while the files
+    stream), 422 when the body is not multipart or lacks the field.
+    """
+    too_large = ApiError(
+        413, f"the upload is larger than the limit of {max_bytes} bytes", field=field
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise too_large
+    reader = FormReader(request, expected=f"send the file as multipart/form-data in {field!r}")
+    descriptor, name = tempfile.mkstemp(prefix="upload-", dir=directory)
+    path = Path(name)
+    try:
+        found = False
+        received = 0
+        with os.fdopen(descriptor, "wb") as sink:
+            while (part := await reader.next_file()) is not None:
+                wanted = part.name == field and not found
+                async for data in reader.file_bytes():
+                    received += len(data)
+                    if received > max_bytes:
+                        raise too_large
+                    if wanted:
+                        sink.write(data)
+                found = found or wanted
+        if not found:
+            raise ApiError(422, f"Missing parameter {field}", field=field)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path

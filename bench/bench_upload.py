@@ -163,7 +163,7 @@ def ingest_after_upload(task_id: str) -> float:
     return seconds
 
 
-def run(size_mib: int) -> dict[str, Any]:
+def run(size_mib: int, chunk_mib: int | None) -> dict[str, Any]:
     from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
@@ -184,9 +184,10 @@ def run(size_mib: int) -> dict[str, Any]:
             server.client().make_bucket(BUCKET)
             fput_s = fput_baseline(server, source)
             with fresh_database(workdir) as database_url:
-                settings = server.settings(BUCKET).model_copy(
-                    update={"database_url": database_url, "temp_dir": workdir}
-                )
+                update: dict[str, Any] = {"database_url": database_url, "temp_dir": workdir}
+                if chunk_mib is not None:
+                    update["upload_chunk_bytes"] = chunk_mib * MIB
+                settings = server.settings(BUCKET).model_copy(update=update)
                 os.environ.update(_environment(settings))
                 engine = make_engine(database_url)
                 with new_session(engine) as session:
@@ -229,8 +230,11 @@ def run(size_mib: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument(
+        "--chunk-mib", type=int, default=None, help="ASSETFLOW_UPLOAD_CHUNK_BYTES in MiB"
+    )
     args = parser.parse_args()
-    print(json.dumps({"upload": run(args.size_mib)}, indent=2), flush=True)
+    print(json.dumps({"upload": run(args.size_mib, args.chunk_mib)}, indent=2), flush=True)
 
 
 if __name__ == "__main__":

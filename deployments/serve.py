@@ -5,7 +5,8 @@
                                    Settings.batch_manifest names one
     reprocess-asset/reprocess-asset  a new recipe on stored originals
     reconcile-jobs/reconcile-jobs  every 5 minutes: jobs follow runs that died silently
-    collect-garbage/collect-garbage  daily: stored objects nothing refers to are removed
+    collect-garbage/collect-garbage  daily: stored objects nothing refers to are removed,
+                                   expired upload sessions aborted
     deliver-webhooks/deliver-webhooks  every minute: send due webhook deliveries (a run
                                    sends for most of the minute)
 

@@ -111,7 +111,13 @@ class ObjectStore(abc.ABC):
 
     @abc.abstractmethod
     def write_staged_part(
-        self, key: str, upload_id: str | None, *, number: int, offset: int, data: bytes | bytearray
+        self,
+        key: str,
+        upload_id: str | None,
+        *,
+        number: int,
+        offset: int,
+        data: bytes | bytearray | memoryview,
     ) -> StagedPart:
         """Write part ``number``, the bytes from ``offset`` on, durably; return it as written.
 

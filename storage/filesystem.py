@@ -175,7 +175,13 @@ class FilesystemStore(ObjectStore):
         return None
 
     def write_staged_part(
-        self, key: str, upload_id: str | None, *, number: int, offset: int, data: bytes | bytearray
+        self,
+        key: str,
+        upload_id: str | None,
+        *,
+        number: int,
+        offset: int,
+        data: bytes | bytearray | memoryview,
     ) -> StagedPart:
         """Write ``data`` at ``offset`` of the staging file, cutting what lay past it; fsync."""
         path = self._staged_path(key)

@@ -251,7 +251,13 @@ class S3Store(ObjectStore):
         )
 
     def write_staged_part(
-        self, key: str, upload_id: str | None, *, number: int, offset: int, data: bytes | bytearray
+        self,
+        key: str,
+        upload_id: str | None,
+        *,
+        number: int,
+        offset: int,
+        data: bytes | bytearray | memoryview,
     ) -> StagedPart:
         """Upload one part (UploadPart); ``offset`` is the multipart upload's business."""
         upload = _upload_id(upload_id, key)
@@ -260,7 +266,7 @@ class S3Store(ObjectStore):
             lambda: self._call(
                 f"uploading part {number} of",
                 key,
-                # A bytearray goes out as it is (urllib3 takes any buffer): no copy of the part.
+                # A bytearray or memoryview goes out as it is (urllib3 takes any buffer): no copy.
                 lambda: self._client._upload_part(
                     self.bucket, self._full(key), cast(bytes, data), None, upload, number
                 ),

@@ -20,7 +20,7 @@ from tasks.s3_fetch import open_s3
 from tasks.source_stream import SourceOpener
 from tasks.spool import Spooled, spool, too_large
 from tasks.upload_fetch import SCHEME as UPLOAD_SCHEME
-from tasks.upload_fetch import expected_digests, open_upload
+from tasks.upload_fetch import expected_digests, open_upload, staged_key_of
 
 log = get_logger("fetch")
 
@@ -126,7 +126,7 @@ def _fetch_once(
 
 def _check_expected(source: str, spooled: Spooled, *, shown: str) -> None:
     """Refuse bytes whose sha256 or md5 is not the one an upload's client gave; drop the file."""
-    sha256, md5 = expected_digests(source) if source.startswith(UPLOAD_SCHEME) else (None, None)
+    sha256, md5 = expected_digests(source) if staged_key_of(source) else (None, None)
     for name, expected, actual in (
         ("sha256", sha256, spooled.digest.sha256),
         ("md5", md5, spooled.digest.md5),

@@ -43,11 +43,10 @@ def upload_source(
 
 def staged_key_of(source: str) -> str | None:
     """Return the staging key an upload source names, or None for any other source."""
-    parts = urlsplit(source)
-    if parts.scheme != SCHEME:
-        return None
+    if not source.startswith(f"{SCHEME}://"):
+        return None  # before any parse: other sources may not parse as URLs at all
     try:
-        session_id = uuid.UUID(parts.netloc)
+        session_id = uuid.UUID(urlsplit(source).netloc)
     except ValueError as exc:
         raise InvalidSource(f"malformed upload source {source}: expected upload://<id>/") from exc
     return staged_key(str(session_id))

@@ -139,9 +139,8 @@ def _options_headers(context: AppContext) -> dict[str, str]:
 
 
 @router.options("/", status_code=204, responses={204: {"description": "What the server speaks"}})
-@router.options(
-    "/{upload_id}", status_code=204, responses={204: {"description": "What the server speaks"}}
-)
+# The same answer on an upload's URL, where some clients ask; the schema shows it once.
+@router.options("/{upload_id}", status_code=204, include_in_schema=False)
 async def tus_options(context: Context) -> Response:
     """Say which tus version and extensions the server speaks, and the largest upload."""
     return Response(status_code=204, headers=_options_headers(context))
@@ -205,7 +204,10 @@ async def create_upload(request: Request, context: Context, caller: Caller) -> R
 
 @router.head(
     "/{upload_id}",
-    responses={200: {"description": "Upload-Offset, Upload-Length, and the task once finished"}},
+    responses={
+        200: {"description": "Upload-Offset, Upload-Length, and the task once finished"},
+        **_ERRORS,
+    },
 )
 async def upload_progress(
     upload_id: str, request: Request, context: Context, caller: Caller

@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 import anyio
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
 
 from api import sessions
 from api.auth import require
@@ -42,6 +43,10 @@ Caller = Annotated[ApiKey, Depends(require(Scope.ASSETS))]
 # The form field that carries the file of a direct upload, and a chunk of a transfer.
 SOURCE_FIELD = "source"
 CHUNK_FIELD = "file_chunk"
+
+# Answered to no one: the client went away mid-body (what it sent is kept or dropped
+# by the session layer); an answer rather than an error keeps the log free of traces.
+GONE = "the client went away before the body ended"
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such upload session (for this key)"},
@@ -160,10 +165,13 @@ async def create_asset(
     A form answers the ingest's task at once; a JSON body with
     ``upload_phase: "start"`` opens a session and answers its id and chunk size.
     """
-    if request.headers.get("content-type", "").startswith("application/json"):
-        start = _validated(UploadStart, await _json_body(request))
-        return await _start(context, caller, start, response)
-    return await _form_upload(request, context, caller, response)
+    try:
+        if request.headers.get("content-type", "").startswith("application/json"):
+            start = _validated(UploadStart, await _json_body(request))
+            return await _start(context, caller, start, response)
+        return await _form_upload(request, context, caller, response)
+    except ClientDisconnect as exc:
+        raise ApiError(400, GONE) from exc
 
 
 async def _json_body(request: Request) -> bytes:
@@ -307,6 +315,8 @@ async def upload_phase(
         return await _form_phase(session_id, request, context, caller, response)
     except sessions.UploadError as exc:
         raise api_error(exc) from exc
+    except ClientDisconnect as exc:
+        raise ApiError(400, GONE) from exc
 
 
 async def _form_phase(

@@ -133,6 +133,16 @@ def api_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ApiServer]:
     """Run the API on one database (each in turn) for the whole module."""
+    yield from run_api_server(request, http_server, tmp_path_factory)
+
+
+def run_api_server(
+    request: pytest.FixtureRequest,
+    http_server: LocalHTTPServer,
+    tmp_path_factory: pytest.TempPathFactory,
+    **overrides: object,
+) -> Iterator[ApiServer]:
+    """Serve the API on the database ``request.param`` names, with settings ``overrides``."""
     kind = str(request.param)
     tmp = tmp_path_factory.mktemp(f"api-{kind}")
     media_dir = tmp / "media"
@@ -149,6 +159,7 @@ def api_server(
                 # Webhooks retried and looked for at once, not on the production schedule.
                 "webhook_retry_schedule_s": [0.1, 0.1, 0.1],
                 "webhook_poll_s": 0.05,
+                **overrides,
             }
         )
         with pytest.MonkeyPatch.context() as monkeypatch:
