@@ -6,7 +6,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 PACKAGES := api core flows tasks storage models deployments
 
-.PHONY: demo test lint format bench setup stack stack-down
+.PHONY: demo test lint format bench setup stack stack-down assets
 
 setup:
 	@scripts/bootstrap.sh
@@ -37,3 +37,7 @@ stack: setup
 
 stack-down:
 	@deployments/stack.sh down
+
+# The web library's browser code from npm at pinned versions, committed under api/web/static/vendor/.
+assets:
+	@scripts/vendor_assets.sh

@@ -40,6 +40,7 @@ from api.routes import (
 )
 from api.runner import EmbeddedRunner, IngestRunner, PrefectRunner
 from api.tus import ALLOWED_HEADERS, EXPOSED_HEADERS, TusMiddleware
+from api.web import pages
 from api.webhooks.sender import WebhookSender
 from core.settings import Settings
 from flows.batch import record_drop_folder
@@ -105,6 +106,7 @@ def create_app(
     # The compatibility families: other services' contracts, each its own shape.
     for module in (v2, products):
         app.include_router(module.router)
+    pages.install(app)
     app.add_middleware(TusMiddleware)
     if settings.api_cors_origins:
         # Outermost: a browser's preflight is answered before anything else sees it.

@@ -15,8 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw
+
+if TYPE_CHECKING:
+    from flows.jobs import JobOutcome
 
 DEMO_DIR = Path("data/demo-media")
 PROJECT = "demo"
@@ -78,6 +82,37 @@ def serve(directory: Path) -> Iterator[str]:
         server.server_close()
 
 
+def ingest_demo_media(directory: Path) -> list[tuple[str, JobOutcome]]:
+    """Make the demo media in ``directory`` (where missing), serve and ingest each; return outcomes.
+
+    The store and the asset store are the ones the ASSETFLOW_* settings name.
+    """
+    from core.requests import AssetRequest
+    from flows.ingest import ingest
+
+    directory.mkdir(parents=True, exist_ok=True)
+    makers = {"photo.jpg": make_image, "clip.mp4": make_video, "tones.wav": make_wav}
+    for name, make in makers.items():
+        if not (directory / name).exists():
+            make(directory / name)
+    with serve(directory) as base_url:
+        return [
+            (
+                name,
+                ingest(
+                    AssetRequest(
+                        source=f"{base_url}/{name}",
+                        project=PROJECT,
+                        identifier=f"demo/{name}",
+                        title=f"Demo {name}",
+                        tags=["demo"],
+                    )
+                ),
+            )
+            for name in makers
+        ]
+
+
 def main() -> None:
     """Generate, serve, ingest and show the demo media."""
     # The demo server is on loopback, which assetflow refuses unless allowed.
@@ -86,35 +121,17 @@ def main() -> None:
     # Prefect's ephemeral server gets 20 s to start by default: too few on a busy 2-core box.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
-    from core.requests import AssetRequest
     from core.settings import Settings
     from deployments.cli import show_graph
-    from flows.ingest import ingest
     from models.migrate import upgrade_database
 
     settings = Settings()
     upgrade_database(settings.database_url)
-    DEMO_DIR.mkdir(parents=True, exist_ok=True)
-    makers = {"photo.jpg": make_image, "clip.mp4": make_video, "tones.wav": make_wav}
-    for name, make in makers.items():
-        if not (DEMO_DIR / name).exists():
-            make(DEMO_DIR / name)
-
-    with serve(DEMO_DIR) as base_url:
-        for name in makers:
-            outcome = ingest(
-                AssetRequest(
-                    source=f"{base_url}/{name}",
-                    project=PROJECT,
-                    identifier=f"demo/{name}",
-                    title=f"Demo {name}",
-                    tags=["demo"],
-                )
-            )
-            print(f"\n== {name}: {outcome.status} {outcome.error or ''}")
-            shown = outcome.asset_id or outcome.existing_asset_id
-            if shown is not None:
-                show_graph(shown, as_json=False)
+    for name, outcome in ingest_demo_media(DEMO_DIR):
+        print(f"\n== {name}: {outcome.status} {outcome.error or ''}")
+        shown = outcome.asset_id or outcome.existing_asset_id
+        if shown is not None:
+            show_graph(shown, as_json=False)
     print(f"\nObjects under {settings.storage_url}, graph in {settings.database_url}")
 
 

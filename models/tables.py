@@ -170,6 +170,20 @@ class Asset(AssetBase, table=True):
         Index("ix_asset_project_created_at_id", "project_id", "created_at", "id"),
         Index("ix_asset_status_created_at_id", "status", "created_at", "id"),
         Index("ix_asset_kind_created_at_id", "kind", "created_at", "id"),
+        # A search (ILIKE '%word%') finds the few rows holding a rare word through
+        # these trigram indexes instead of reading every row (PostgreSQL's pg_trgm).
+        Index(
+            "ix_asset_title_trgm",
+            "title",
+            postgresql_using="gin",
+            postgresql_ops={"title": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
+        Index(
+            "ix_asset_identifier_trgm",
+            "identifier",
+            postgresql_using="gin",
+            postgresql_ops={"identifier": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

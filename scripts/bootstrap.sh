@@ -2,7 +2,8 @@
 # Install what assetflow needs on a fresh Debian machine, then the locked
 # Python environment. Idempotent: what is present is left alone.
 #   scripts/bootstrap.sh          media tools + Python environment
-#   scripts/bootstrap.sh --tests  also a PostgreSQL server package when none answers
+#   scripts/bootstrap.sh --tests  also chromium (browser tests) and a PostgreSQL server
+#                                 package when none answers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,8 @@ command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || missi
 command -v fpcalc >/dev/null 2>&1 || missing+=(libchromaprint-tools)
 # python-magic loads libmagic at import; the compiled magic database comes with it.
 ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1 ' || missing+=(libmagic1)
+# The browser tests drive Debian's chromium (Playwright's own download is not reachable).
+$want_tests && ! command -v chromium >/dev/null 2>&1 && missing+=(chromium)
 if $want_tests && ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null \
     && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)

@@ -35,6 +35,10 @@ def list_assets(
         AssetStatus | None, Query(description="Default: every status but deleted")
     ] = None,
     tag: str | None = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Part of the title or the identifier, any case"),
+    ] = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     cursor: str | None = None,
@@ -49,6 +53,7 @@ def list_assets(
         kind=kind,
         status=status,
         tag=tag,
+        search=q.strip() if q else None,
         created_after=created_after,
         created_before=created_before,
         include_deleted=False,

@@ -64,6 +64,29 @@ def test_cursors_walk_every_asset_once_newest_first_under_each_filter(engine: En
         assert len(_walk(session, AssetFilter(created_after=utcnow()), limit=3)) == 0
 
 
+def test_a_search_finds_part_of_a_title_or_identifier_in_any_case_wildcards_as_text(
+    engine: Engine,
+) -> None:
+    with new_session(engine) as session:
+        project = graph.ensure_project(session=session, name="search")
+        for identifier, title in (
+            ("harbour-dawn", "Boats at Dawn"),
+            ("city-night", "100% Neon"),
+            ("a_b", "Underscore"),
+            ("axb", "Dawnless"),
+        ):
+            graph.create_asset(
+                session=session, project=project, identifier=identifier, source="s", title=title
+            )
+        session.commit()
+
+        assert _walk(session, AssetFilter(search="DAWN"), limit=1) == ["axb", "harbour-dawn"]
+        assert _walk(session, AssetFilter(search="city"), limit=5) == ["city-night"]
+        # % and _ are letters to look for, not LIKE's wildcards.
+        assert _walk(session, AssetFilter(search="100%"), limit=5) == ["city-night"]
+        assert _walk(session, AssetFilter(search="a_b"), limit=5) == ["a_b"]
+
+
 def test_a_cursor_that_no_page_handed_out_is_refused(engine: Engine) -> None:
     with new_session(engine) as session:
         for cursor in ("not-a-cursor", "WyIyMDIwIl0", ""):
