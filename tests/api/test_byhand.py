@@ -194,6 +194,7 @@ def test_an_op_atom_clip_in_place_with_its_own_proxy_ends_complete(
         assert made.status_code == 200, made.text
 
         asset = client.get(f"/assets/{asset_id}").json()
+        page = client.get(f"/library/{asset_id}")  # the web library's page of the asset
         events = client.get("/events", params={"asset_id": asset_id}).json()["data"]
         poster = client.get(f"/files/{asset_id}/content", params={"format": "POSTER"})
         # On S3 the answer redirects to a presigned URL the client follows.
@@ -235,6 +236,12 @@ def test_an_op_atom_clip_in_place_with_its_own_proxy_ends_complete(
     names = [f["name"] for f in keyframes["file_sets"][0]["files"]]
     assert "keyframes.vtt" in names and any(name.startswith("sheet_") for name in names)
     assert poster_bytes[:3] == b"\xff\xd8\xff"  # a JPEG
+    # The library shows it as any ingested video: the own proxy plays with the poster,
+    # and the MXF files in place are listed for download.
+    assert page.status_code == 200, page.text
+    assert f"/files/{asset_id}/content?format=PROXY" in page.text
+    assert f"/files/{asset_id}/content?format=POSTER" in page.text
+    assert all(name in page.text for name in clip.files)
 
 
 def test_a_wrong_checksum_leaves_the_file_open_with_the_reason(
