@@ -7,6 +7,7 @@ serve`` runs to Completed, and the asset is in the store.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from pathlib import Path
@@ -43,6 +44,16 @@ def field(page: Page, title: str) -> Locator:
     )
 
 
+def _run_of(server: PrefectServer, deployment_id: str, source: str) -> str:
+    """Return the id of the deployment's flow run whose parameters name ``source``."""
+    runs = httpx.post(
+        f"{server.api_url}/flow_runs/filter",
+        json={"deployments": {"id": {"any_": [deployment_id]}}, "sort": "EXPECTED_START_TIME_DESC"},
+    ).json()
+    (run,) = [run for run in runs if source in json.dumps(run["parameters"])]
+    return str(run["id"])
+
+
 # Its fixtures start `assetflow serve` and a Prefect server with the UI: 100-200 s here under
 # load when the session's servers are not up yet, close to the suite's 300 s per test.
 @pytest.mark.timeout(600)
@@ -72,8 +83,11 @@ def test_a_person_fills_the_ingest_form_source_first_and_sees_the_run_complete(
         screenshot(page, "prefect-ingest-form")
         page.get_by_role("button", name="Submit").click()
 
-        # The UI goes back to the deployment, its runs listed with their states, live.
+        # The UI goes back to the deployment's runs, where earlier tests' runs are listed
+        # too: follow this run on its own page, as a person clicking it would.
         page.wait_for_url("**/deployments/deployment/**tab=Runs**")
+        run_id = _run_of(prefect_ui, deployment["id"], source)
+        page.goto(f"{ui}/runs/flow-run/{run_id}")
         expect(page.get_by_text("Completed").first).to_be_visible(timeout=RUN_TIMEOUT_MS)
         screenshot(page, "prefect-ingest-run")
 

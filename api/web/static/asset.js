@@ -133,7 +133,7 @@ const running = [...document.querySelectorAll("tr[data-task]")].filter(
 async function follow(row) {
   const response = await fetch(`/tasks/${row.dataset.task}`);
   if (!response.ok) return;
-  const task = await response.json();
+  const task = (await response.json()).data; // /tasks answers in its envelope
   row.querySelector("progress").value = task.progress;
   row.querySelector(".task-status").textContent = task.error ? `${task.status}: ${task.error}` : task.status;
   if (task.status === "completed" || task.status === "failed") {

@@ -30,7 +30,7 @@ async function taskOf(response) {
 }
 
 async function follow(item, name, taskId) {
-  const task = await readAnswer(await fetch(`/tasks/${taskId}`));
+  const task = (await readAnswer(await fetch(`/tasks/${taskId}`))).data; // the /tasks envelope
   if (task.status === "failed") {
     item.textContent = `${name}: failed: ${task.error}`;
     item.dataset.state = "failed";
